@@ -1,0 +1,85 @@
+"""Compute features for a data dir once and store them as Kaldi ark/scp.
+
+Writes into the data dir: feats.scp (utt -> ark:offset), utt2num_frames, and the arks under
+`<data_dir>/feats/`. CMVN statistics are accumulated from stored features.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from asr.audio import load_audio
+from asr.datadir import read_datadir, read_table, write_table
+from asr.features import CmvnStats, FbankConfig, compute_fbank
+
+log = logging.getLogger(__name__)
+
+
+def _featurize_chunk(args: tuple[int, list[tuple[str, str]], str, FbankConfig]) -> dict[str, tuple[str, int]]:
+    """Worker: compute fbank for (utt, path) pairs into ark file number k. Returns utt -> (scp entry, frames)."""
+    k, items, ark_dir, cfg = args
+    torch.set_num_threads(1)
+    ark = Path(ark_dir) / f"feats.{k}.ark"
+    tmp_ark, tmp_scp = ark.with_suffix(".ark.tmp"), ark.with_suffix(".scp.tmp")
+    out: dict[str, tuple[str, int]] = {}
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
+        for utt, path in items:
+            feats = compute_fbank(load_audio(path, cfg.sample_rate, utt=utt), cfg).numpy()
+            writer(utt, feats)
+            out[utt] = ("", feats.shape[0])
+    # The scp written by kaldiio points at the temporary name; rewrite it for the final one.
+    for line in tmp_scp.read_text().splitlines():
+        utt, loc = line.split(maxsplit=1)
+        out[utt] = (loc.replace(str(tmp_ark), str(ark)), out[utt][1])
+    tmp_scp.unlink()
+    os.replace(tmp_ark, ark)
+    return out
+
+
+def make_features(data_dir: str | Path, cfg: FbankConfig, nj: int = 1, chunk_size: int = 200) -> None:
+    """Compute features for every utterance in data_dir/wav.scp; writes feats.scp, utt2num_frames."""
+    data_dir = Path(data_dir)
+    data = read_datadir(data_dir)
+    ark_dir = (data_dir / "feats").resolve()
+    ark_dir.mkdir(exist_ok=True)
+    items = list(data.wav_scp.items())
+    chunks = [(k, items[i : i + chunk_size], str(ark_dir), cfg) for k, i in enumerate(range(0, len(items), chunk_size))]
+    results: dict[str, tuple[str, int]] = {}
+    bar = tqdm(total=len(items), desc=f"fbank {data_dir.name}", unit="utt")
+    if nj > 1:
+        with mp.get_context("spawn").Pool(nj) as pool:
+            for res in pool.imap_unordered(_featurize_chunk, chunks):
+                results.update(res)
+                bar.update(len(res))
+    else:
+        for chunk in chunks:
+            res = _featurize_chunk(chunk)
+            results.update(res)
+            bar.update(len(res))
+    bar.close()
+    write_table(data_dir / "utt2num_frames", {u: str(n) for u, (_, n) in results.items()})
+    write_table(data_dir / "feats.scp", {u: loc for u, (loc, _) in results.items()})
+    frames = sum(n for _, n in results.values())
+    log.info("%s: %d utterances, %.2f hours of features", data_dir, len(results), frames / 360000)
+
+
+def compute_cmvn_stats(data_dir: str | Path) -> CmvnStats:
+    """Accumulate global CMVN statistics over data_dir/feats.scp."""
+    scp = read_table(Path(data_dir) / "feats.scp")
+    stats: CmvnStats | None = None
+    for utt, feats in tqdm(kaldiio.load_scp_sequential(str(Path(data_dir) / "feats.scp")), total=len(scp), desc="cmvn"):
+        feats = np.asarray(feats)
+        if stats is None:
+            stats = CmvnStats.zeros(feats.shape[1])
+        stats.accumulate(feats)
+    if stats is None:
+        raise ValueError(f"{data_dir}/feats.scp: no features to compute CMVN from")
+    return stats

@@ -1,0 +1,109 @@
+"""BiLSTM-CTC acoustic model (EESEN / DeepSpeech2 style).
+
+    feats [N, T, D] --CMVN--> --stack x S--> [N, T/S, S*D] --BiLSTM x L--> [N, T/S, 2H or P]
+          --Linear--> log-probs [N, T', V] with T' = ceil(T / S)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class ModelConfig:
+    input_dim: int = 80  # feature dimension D
+    stack: int = 3  # frames concatenated per step (time subsampling factor S)
+    hidden: int = 256  # LSTM cells per direction H
+    layers: int = 3  # bidirectional LSTM layers L
+    proj: int = 0  # if > 0, project each layer's 2H outputs down to this size (LSTMP-like)
+    dropout: float = 0.2  # dropout between layers and before the output layer
+    vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
+
+
+class GlobalCMVN(nn.Module):
+    """Apply (x - mean) * istd with buffers, so the normalisation travels with the weights."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("istd", torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) * self.istd
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of x [N, T, C] within its own length; padding stays in place."""
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
+    idx = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    return x.gather(1, idx[..., None].expand(-1, -1, x.shape[2]))
+
+
+class BiLSTMLayer(nn.Module):
+    """A bidirectional LSTM layer that is exact on zero-padded batches.
+
+    nn.LSTM(bidirectional=True) on a padded batch starts the backward direction in the
+    padding, so a short utterance's output depends on its batch-mates; packing fixes that
+    but is ~20x slower on CPU. Instead the backward LSTM runs on each sequence reversed
+    within its own length, which costs two gathers and is exact.
+    """
+
+    def __init__(self, input_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fwd = nn.LSTM(input_dim, hidden, batch_first=True)
+        self.bwd = nn.LSTM(input_dim, hidden, batch_first=True)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x [N, T, C], lengths [N] -> [N, T, 2H] (forward outputs, then backward outputs)."""
+        y_fwd, _ = self.fwd(x)
+        y_bwd, _ = self.bwd(reverse_padded(x, lengths))
+        return torch.cat([y_fwd, reverse_padded(y_bwd, lengths)], dim=-1)
+
+
+def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate `stack` consecutive frames: [N, T, D] -> [N, ceil(T/S), S*D]; lengths likewise."""
+    if stack == 1:
+        return x, lengths
+    n, t, d = x.shape
+    pad = (-t) % stack
+    if pad:
+        x = torch.nn.functional.pad(x, (0, 0, 0, pad))
+    x = x.reshape(n, (t + pad) // stack, stack * d)
+    return x, torch.div(lengths + stack - 1, stack, rounding_mode="floor")
+
+
+class BiLSTMCTC(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.vocab_size <= 1:
+            raise ValueError("ModelConfig.vocab_size must be set from tokens.txt (> 1)")
+        self.cfg = cfg
+        self.cmvn = GlobalCMVN(cfg.input_dim)
+        self.lstms = nn.ModuleList()
+        self.projs = nn.ModuleList()
+        in_dim = cfg.input_dim * cfg.stack
+        for _ in range(cfg.layers):
+            self.lstms.append(BiLSTMLayer(in_dim, cfg.hidden))
+            out_dim = 2 * cfg.hidden
+            if cfg.proj > 0:
+                self.projs.append(nn.Linear(out_dim, cfg.proj))
+                out_dim = cfg.proj
+            in_dim = out_dim
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.output = nn.Linear(in_dim, cfg.vocab_size)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats [N, T, D], lengths [N] (frames) -> (log_probs [N, T', V], out_lengths [N])."""
+        x = self.cmvn(feats)
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        x = x * mask[..., None]  # padded frames are exactly zero after normalisation
+        x, out_lengths = stack_frames(x, lengths, self.cfg.stack)
+        for i, lstm in enumerate(self.lstms):
+            x = lstm(x, out_lengths)
+            if self.projs:
+                x = self.projs[i](x)
+            x = self.dropout(x)
+        return self.output(x).log_softmax(dim=-1), out_lengths

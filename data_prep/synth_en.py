@@ -1,0 +1,352 @@
+"""A synthesised English speech corpus: WordNet example sentences read by local TTS voices.
+
+    python -m data_prep.synth_en --audio-dir corpus/synth_en --data-root data --num-train 5000 --nj 2
+
+Reads  /usr/share/wordnet/data.{noun,verb,adj,adv} (Debian wordnet-base).
+Writes <audio_dir>/<spk>/<utt>.flac (16 kHz mono 16-bit), <audio_dir>/synth_config.json,
+       <data_root>/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt} (absolute audio paths).
+
+Sentences go to train/dev/test by a SHA-1 of the normalised text, so no sentence is in
+two splits. Held-out voices read only dev and test, so the recipe can report the error
+rate on a voice it never trained on. Each utterance draws its rate, pitch, padding, gain
+and noise from an RNG seeded by (seed, split, index): the corpus is the same for any
+--nj, and a rerun skips every utterance whose .flac already exists.
+
+Augmentation defaults (SynthConfig): rate x0.8-1.25 and pitch x0.85-1.2 of the voice's
+default; 0.05-0.3 s of padding at each end; with probability 0.5 white, pink or brown
+noise at 10-35 dB SNR; peak level -20 to -1 dBFS; a white floor at -70 dBFS everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from asr.audio import resample, write_audio
+from asr.datadir import DataDir, write_datadir
+from data_prep.tts_engines import SYNTH_FUNCTIONS, TTSError, Voice, check_espeak_variant
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+SPLITS = ("train", "dev", "test")
+_SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}  # part of each utterance's RNG seed
+
+# 21 voices over 3 engines. espeak variants are paired with language files (never
+# `en-gb+X`, which drops the variant); tests check that each variant changes the audio.
+DEFAULT_VOICES = [
+    "espeak:en-us", "espeak:en+m3", "espeak:en+f3", "espeak:en-us+f2", "espeak:en-us+m1",
+    "espeak:en-us+klatt2", "espeak:en-gb-scotland+m2", "espeak:en-gb-scotland+f1", "espeak:en-gb-x-rp+m4",
+    "espeak:en-gb-x-rp+f5", "espeak:en-gb-x-gbclan+m5", "espeak:en-gb-x-gbcwmd+f2", "espeak:en-029+m7",
+    "espeak:en-us-nyc+croak", "espeak:en+klatt3", "espeak:en-us+f4",
+    "flite:kal", "flite:kal16", "flite:awb", "flite:rms",
+    "festival:kal_diphone",
+]
+# en-us+f4: a timbre (f4) no training voice has, in an accent (en-us) that training has.
+# flite:rms: a clustergen US male unlike any training speaker (kal/kal16/festival are
+# one diphone speaker, awb is Scottish); also the slowest voice (~10 utt/s), kept out of train.
+DEFAULT_HELDOUT = ["espeak:en-us+f4", "flite:rms"]
+
+_ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+# Abbreviations that the engines expand ("etc" -> "et cetera"), so audio and text would differ.
+_ABBREVIATIONS = {"etc", "eg", "ie", "inc", "co", "viz", "cf", "esp", "approx", "vol"}
+
+
+@dataclass
+class SynthConfig:
+    seed: int = 0  # one seed for the sentence order and every utterance's random draws
+    num_train: int = 5000  # utterances in train (sentences are reused with other voices if too few)
+    num_dev: int = 300  # utterances in dev
+    num_test: int = 300  # utterances in test
+    dev_fraction: float = 0.05  # share of sentences (by SHA-1) reserved for dev
+    test_fraction: float = 0.05  # share of sentences (by SHA-1) reserved for test
+    min_words: int = 4  # shortest sentence kept, in words
+    max_words: int = 20  # longest sentence kept, in words
+    voices: list[str] = field(default_factory=lambda: list(DEFAULT_VOICES))  # `<engine>:<name>`, all splits
+    heldout_voices: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT))  # dev/test only
+    rate_range: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor (1.0 = voice default)
+    pitch_range: tuple[float, float] = (0.85, 1.2)  # mean-F0 factor (flite:rms ignores it)
+    pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
+    peak_db_range: tuple[float, float] = (-20.0, -1.0)  # random gain: peak level in dBFS
+    noise_prob: float = 0.5  # probability of additive white/pink/brown noise
+    noise_colors: list[str] = field(default_factory=lambda: ["white", "pink", "brown"])  # drawn uniformly
+    snr_db_range: tuple[float, float] = (10.0, 35.0)  # speech-to-noise ratio when noise is added, dB
+    noise_floor_dbfs: float = -70.0  # white floor (RMS, dBFS) in every utterance: no digital silence
+    wordnet_dir: str = "/usr/share/wordnet"  # holds data.noun, data.verb, data.adj, data.adv
+
+
+@dataclass(frozen=True)
+class UttPlan:
+    """What one utterance will be: id, speaker, voice, split, index in split, transcript, audio path."""
+
+    utt: str
+    spk: str
+    voice: str
+    split: str
+    index: int
+    text: str
+    path: str
+
+
+def normalise_sentence(s: str) -> str | None:
+    """Lowercase `s` to words of a-z and inner apostrophes, or None when it cannot be done cleanly.
+
+    Hyphens, dashes and slashes become spaces; . , ; : ! ? quotes and brackets are dropped;
+    apostrophes at word edges (quotes, plural possessives) are stripped. Rejected (None):
+    digits or any other character ($ % & + = accented letters: nothing is expanded), and words
+    a TTS engine reads differently from how they are written: single letters other than
+    'a' and 'i' (initials, "u s"), words without a vowel ("mr", "tv"), roman numerals
+    ("viii" -> "roman eight") and a few abbreviations ("etc").
+    """
+    t = s.lower().replace("`", "'").replace("\u2019", "'").replace("\u2018", "'")
+    t = re.sub(r"[-\u2013\u2014/]", " ", t)
+    t = re.sub(r"[.,;:!?\"()\[\]{}]", " ", t)
+    if not re.fullmatch(r"[a-z' ]*", t):
+        return None
+    words = [w.strip("'") for w in t.split()]
+    words = [w for w in words if w]
+    for w in words:
+        if (len(w) == 1 and w not in ("a", "i")) or not re.search(r"[aeiouy]", w) or "''" in w:
+            return None
+        if w in _ABBREVIATIONS or (len(w) > 1 and w != "mix" and _ROMAN.fullmatch(w)):
+            return None
+    return " ".join(words) or None
+
+
+def load_wordnet_sentences(
+    wordnet_dir: Path = Path("/usr/share/wordnet"), min_words: int = 4, max_words: int = 20
+) -> list[str]:
+    """The double-quoted examples in WordNet glosses, normalised, min..max words, unique, sorted."""
+    found: set[str] = set()
+    for pos in ("noun", "verb", "adj", "adv"):
+        path = Path(wordnet_dir) / f"data.{pos}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: WordNet data file not found (install the Debian package wordnet-base)")
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("  "):  # license header
+                    continue
+                _, bar, gloss = line.partition(" | ")
+                for example in re.findall(r'"([^"]*)"', gloss) if bar else []:
+                    s = normalise_sentence(example)
+                    if s is not None and min_words <= len(s.split()) <= max_words:
+                        found.add(s)
+    return sorted(found)
+
+
+def split_of(sentence: str, dev_fraction: float = 0.05, test_fraction: float = 0.05) -> str:
+    """'train', 'dev' or 'test' from the SHA-1 of the sentence: stable across runs and machines."""
+    u = int.from_bytes(hashlib.sha1(sentence.encode("utf-8")).digest()[:8], "big") / 2.0**64
+    return "test" if u < test_fraction else "dev" if u < test_fraction + dev_fraction else "train"
+
+
+def synthesize(text: str, voice: str | Voice, rate: float = 1.0, pitch: float = 1.0) -> np.ndarray:
+    """Read `text` with `voice` ('<engine>:<name>'); return float32 samples [S] at 16 kHz.
+
+    `rate` and `pitch` are factors relative to the voice's default. Raises TTSError naming
+    the voice, the text and the command when the engine fails.
+    """
+    v = voice if isinstance(voice, Voice) else Voice.parse(voice)
+    wave, sr = SYNTH_FUNCTIONS[v.engine](text, v, rate, pitch)
+    return resample(wave.astype(np.float32), sr, SAMPLE_RATE).astype(np.float32)
+
+
+def coloured_noise(num_samples: int, color: str, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise [num_samples]: white, pink (1/f power) or brown (1/f^2), no energy below 20 Hz."""
+    if color == "white":
+        noise = rng.standard_normal(num_samples)
+    else:  # shape a random spectrum; a power-of-two FFT is 10x faster than an odd length
+        alpha = {"pink": 1.0, "brown": 2.0}[color]
+        n_fft = 1 << max(num_samples - 1, 1).bit_length()
+        freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
+        scale = np.where(freqs >= 20.0, np.maximum(freqs, 20.0) ** (-alpha / 2), 0.0)
+        spectrum = rng.standard_normal((2, len(freqs)))
+        noise = np.fft.irfft((spectrum[0] + 1j * spectrum[1]) * scale, n=n_fft)[:num_samples]
+    return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+
+
+def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:
+    """Pad, add noise at a random SNR (with probability noise_prob), set a random peak, add the floor.
+
+    wave: [S] at 16 kHz. Returns float32 [S + padding] in [-1, 1]. The draws happen in a
+    fixed order, so the result depends only on `wave` and the state of `rng`.
+    """
+    lead, trail = (int(rng.uniform(*cfg.pad_range_s) * SAMPLE_RATE) for _ in range(2))
+    add_noise = rng.uniform() < cfg.noise_prob
+    color = cfg.noise_colors[int(rng.integers(len(cfg.noise_colors)))]
+    snr_db = rng.uniform(*cfg.snr_db_range)
+    peak_db = rng.uniform(*cfg.peak_db_range)
+    speech_rms = max(float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))), 1e-6)
+    out = np.concatenate([np.zeros(lead), wave.astype(np.float64), np.zeros(trail)])
+    if add_noise:
+        out += coloured_noise(len(out), color, rng) * speech_rms / 10 ** (snr_db / 20)
+    out *= 10 ** (peak_db / 20) / max(float(np.abs(out).max()), 1e-6)
+    out += rng.standard_normal(len(out)) * 10 ** (cfg.noise_floor_dbfs / 20)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def utterance_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The RNG of one utterance: a function of (seed, split, index) only, never of the worker."""
+    return np.random.default_rng([seed, _SPLIT_CODE[split], index])
+
+
+def plan_corpus(sentences: list[str], cfg: SynthConfig, audio_dir: Path) -> list[UttPlan]:
+    """Assign a sentence and a voice to every utterance of every split (no audio is made).
+
+    Utterance i of a split reads the i-th sentence of that split's seeded shuffle (cycling
+    when the split has fewer sentences) with voice i mod #voices, shifted by one on every
+    cycle so a repeated sentence gets another voice. Train uses voices minus heldout_voices.
+    """
+    for spec in cfg.voices + cfg.heldout_voices:
+        Voice.parse(spec)  # raises for a malformed or reserved voice
+    missing = [v for v in cfg.heldout_voices if v not in cfg.voices]
+    if missing:
+        raise ValueError(f"heldout_voices {missing} are not in voices; add them to voices")
+    train_voices = [v for v in cfg.voices if v not in cfg.heldout_voices]
+    if not train_voices:
+        raise ValueError("every voice is held out; leave at least one voice for train")
+    by_split: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for s in sentences:
+        by_split[split_of(s, cfg.dev_fraction, cfg.test_fraction)].append(s)
+    counts = {"train": cfg.num_train, "dev": cfg.num_dev, "test": cfg.num_test}
+    plans: list[UttPlan] = []
+    for split in SPLITS:
+        pool, voices = by_split[split], (train_voices if split == "train" else cfg.voices)
+        if counts[split] == 0:
+            continue
+        if not pool:
+            raise ValueError(f"split '{split}' has no sentences; change dev_fraction/test_fraction")
+        if counts[split] > len(pool):
+            log.warning("%s: %d utterances from %d sentences: sentences repeat with other voices",
+                        split, counts[split], len(pool))
+        order = np.random.default_rng([cfg.seed, _SPLIT_CODE[split]]).permutation(len(pool))
+        for i in range(counts[split]):
+            voice = voices[(i + i // len(pool)) % len(voices)]
+            spk = Voice.parse(voice).speaker_id
+            utt = f"{spk}-{split}-{i:06d}"
+            path = str((audio_dir / spk / f"{utt}.flac").resolve())
+            plans.append(UttPlan(utt, spk, voice, split, i, pool[order[i % len(pool)]], path))
+    return plans
+
+
+def synthesize_utterance(plan: UttPlan, cfg: SynthConfig) -> float:
+    """Make one utterance's audio file unless it exists; return its duration in seconds."""
+    path = Path(plan.path)
+    if path.exists():
+        return -1.0  # made by an earlier run
+    rng = utterance_rng(cfg.seed, plan.split, plan.index)
+    rate, pitch = rng.uniform(*cfg.rate_range), rng.uniform(*cfg.pitch_range)
+    try:
+        wave = synthesize(plan.text, plan.voice, rate, pitch)
+    except TTSError as e:
+        raise TTSError(f"utt '{plan.utt}': {e}") from None
+    wave = augment(wave, rng, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.flac")  # a partial file never has the final name
+    write_audio(tmp, wave, SAMPLE_RATE)
+    os.replace(tmp, path)
+    return len(wave) / SAMPLE_RATE
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # nj processes already fill the cores
+
+
+def _synthesize_job(job: tuple[UttPlan, SynthConfig]) -> float:
+    return synthesize_utterance(*job)
+
+
+def _check_config_stamp(audio_dir: Path, cfg: SynthConfig) -> None:
+    """Refuse to resume into audio made with other settings (sizes may change: they only add utts)."""
+    stamp = {k: v for k, v in asdict(cfg).items() if k not in ("num_train", "num_dev", "num_test")}
+    stamp = json.loads(json.dumps(stamp))  # tuples -> lists, as they come back from the file
+    path = audio_dir / "synth_config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        diff = sorted(k for k in set(old) | set(stamp) if old.get(k) != stamp.get(k))
+        if diff:
+            raise ValueError(f"{path}: audio here was made with other settings ({', '.join(diff)}); "
+                             "use a new --audio-dir or delete this one")
+    else:
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stamp, indent=1) + "\n")
+
+
+def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthConfig, nj: int = 2) -> None:
+    """Synthesise the corpus into `audio_dir` and write Kaldi data dirs data_root/{train,dev,test}."""
+    audio_dir, data_root = Path(audio_dir), Path(data_root)
+    sentences = load_wordnet_sentences(Path(cfg.wordnet_dir), cfg.min_words, cfg.max_words)
+    plans = plan_corpus(sentences, cfg, audio_dir)
+    for spec in cfg.voices:
+        check_espeak_variant(Voice.parse(spec))
+    _check_config_stamp(audio_dir, cfg)  # only once the config is known to be usable
+    log.info("%d sentences; %d utterances (train %d, dev %d, test %d); %d voices, held out: %s",
+             len(sentences), len(plans), cfg.num_train, cfg.num_dev, cfg.num_test, len(cfg.voices),
+             ", ".join(cfg.heldout_voices) or "none")
+    todo = [p for p in plans if not Path(p.path).exists()]
+    log.info("%d utterances already made, %d to synthesise with nj=%d", len(plans) - len(todo), len(todo), nj)
+    jobs = [(p, cfg) for p in todo]
+    with tqdm(total=len(jobs), unit="utt", desc="synth_en") as bar:
+        durations = []
+        if nj <= 1:
+            for job in jobs:
+                durations.append(_synthesize_job(job))
+                bar.update()
+        else:
+            with multiprocessing.Pool(nj, initializer=_worker_init) as pool:
+                for d in pool.imap_unordered(_synthesize_job, jobs, chunksize=4):
+                    durations.append(d)
+                    bar.update()
+    durations = [d for d in durations if d >= 0]
+    if durations:
+        log.info("made %.2f h of audio, %.2f s per utterance", sum(durations) / 3600, float(np.mean(durations)))
+    for split in SPLITS:
+        data = DataDir()
+        for p in plans:
+            if p.split == split:
+                data.wav_scp[p.utt], data.text[p.utt], data.utt2spk[p.utt] = p.path, p.text, p.spk
+        write_datadir(data_root / split, data)
+        log.info("wrote %s: %d utterances, %d speakers", data_root / split, len(data.wav_scp), len(data.spk2utt))
+
+
+def get_parser() -> argparse.ArgumentParser:
+    d = SynthConfig()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--audio-dir", type=Path, required=True, help="where <spk>/<utt>.flac files go")
+    p.add_argument("--data-root", type=Path, required=True, help="where the train, dev and test data dirs go")
+    p.add_argument("--num-train", type=int, default=d.num_train, help="utterances in train")
+    p.add_argument("--num-dev", type=int, default=d.num_dev, help="utterances in dev")
+    p.add_argument("--num-test", type=int, default=d.num_test, help="utterances in test")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed for sentence order, prosody and noise")
+    p.add_argument("--voices", nargs="+", default=d.voices, help="voices as <engine>:<name>")
+    p.add_argument("--heldout-voices", nargs="*", default=d.heldout_voices, help="voices kept out of train")
+    p.add_argument("--dev-fraction", type=float, default=d.dev_fraction, help="share of sentences for dev")
+    p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="share of sentences for test")
+    p.add_argument("--noise-prob", type=float, default=d.noise_prob, help="probability of additive noise")
+    p.add_argument("--nj", type=int, default=2, help="parallel worker processes")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = SynthConfig(seed=args.seed, num_train=args.num_train, num_dev=args.num_dev, num_test=args.num_test,
+                      dev_fraction=args.dev_fraction, test_fraction=args.test_fraction, voices=args.voices,
+                      heldout_voices=args.heldout_voices, noise_prob=args.noise_prob)
+    prepare_synth_en(args.audio_dir, args.data_root, cfg, nj=args.nj)
+
+
+if __name__ == "__main__":
+    main()

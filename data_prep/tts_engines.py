@@ -1,0 +1,226 @@
+"""Thin wrappers around three local text-to-speech engines: espeak-ng, flite, festival.
+
+A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `flite:awb`,
+`festival:kal_diphone`. Only the voices that `check_voice_allowed` accepts may be used:
+every other voice on the machine is reserved for a hidden evaluation.
+
+Each engine returns mono float32 samples [S] in [-1, 1] at the engine's own rate; the
+caller resamples. `rate` and `pitch` are factors relative to the voice's default
+(1.0 = unchanged; rate 1.2 = 20% faster, pitch 1.2 = about 20% higher mean F0).
+
+Why subprocesses: the in-process espeak-ng from `espeakng-loader` is ~2.5x faster, but its
+output depends on what the same process synthesised before (even after espeak_Terminate
+and espeak_ng_SetRandSeed), so a corpus would differ with --nj. A fresh espeak-ng/flite
+process is bit-exact every time. festival takes 0.3 s to start but 10-20 ms per
+utterance, so each worker keeps one festival process open (`_FestivalSession`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+ENGINES = ("espeak", "flite", "festival")
+# espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
+# `en-gb` is deliberately absent: `en-gb+f3` silently drops the variant; use `en+f3`.
+ESPEAK_LANGUAGES = (
+    "en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
+)
+FLITE_VOICES = ("kal", "kal16", "awb", "rms")  # slt and awb_time are reserved
+FESTIVAL_VOICES = ("kal_diphone",)
+# Voice defaults that `rate` and `pitch` scale (read from the voices' own definitions).
+_FLITE_STRETCH = {"kal": 1.1, "kal16": 1.1, "awb": 1.0, "rms": 1.0}
+_FESTIVAL_STRETCH, _FESTIVAL_F0, _FESTIVAL_F0_STD = 1.1, 105.0, 14.0
+_ESPEAK_WPM, _ESPEAK_PITCH = 175, 50
+# espeak-ng's -p is roughly exponential in F0: -p 20/50/80 gave 80/103/139 Hz for en-us.
+_ESPEAK_PITCH_PER_LN = 1.0 / 0.0092
+
+
+class TTSError(RuntimeError):
+    """An engine failed; the message names the voice, the text and the command."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker: an engine and that engine's voice name."""
+
+    engine: str  # espeak | flite | festival
+    name: str  # e.g. en-us+f3, awb, kal_diphone
+
+    @classmethod
+    def parse(cls, spec: str) -> "Voice":
+        """Parse `<engine>:<name>` and check it against the allowed voices."""
+        engine, sep, name = spec.partition(":")
+        if not sep or not name:
+            raise ValueError(f"voice '{spec}': expected '<engine>:<name>', e.g. 'espeak:en-us+f3' or 'flite:awb'")
+        voice = cls(engine, name)
+        check_voice_allowed(voice)
+        return voice
+
+    @property
+    def speaker_id(self) -> str:
+        """Filename-safe speaker id, e.g. espeak-en-us-f3, flite-awb, festival-kal."""
+        name = self.name.removesuffix("_diphone") if self.engine == "festival" else self.name
+        return f"{self.engine}-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+    def __str__(self) -> str:
+        return f"{self.engine}:{self.name}"
+
+
+def check_voice_allowed(voice: Voice) -> None:
+    """Raise ValueError unless `voice` is on the allowed list (see module docstring)."""
+    if voice.engine == "espeak":
+        lang, _, variant = voice.name.partition("+")
+        ok = lang in ESPEAK_LANGUAGES and (not variant or re.fullmatch(r"[A-Za-z0-9_]+", variant) is not None)
+    elif voice.engine == "flite":
+        ok = voice.name in FLITE_VOICES
+    elif voice.engine == "festival":
+        ok = voice.name in FESTIVAL_VOICES
+    else:
+        raise ValueError(f"voice '{voice}': unknown engine '{voice.engine}' (use one of {', '.join(ENGINES)})")
+    if not ok:
+        raise ValueError(
+            f"voice '{voice}' is not allowed: use espeak:<{'|'.join(ESPEAK_LANGUAGES)}>[+variant], "
+            f"flite:<{'|'.join(FLITE_VOICES)}> or festival:kal_diphone (other voices are reserved for evaluation)"
+        )
+
+
+def check_espeak_variant(voice: Voice) -> None:
+    """Raise ValueError when an espeak voice's +variant does not change the audio.
+
+    espeak-ng ignores an unknown variant (`+zzz`) and some pairings (`en-gb+f3`) without
+    an error, which would give two speaker ids one voice.
+    """
+    if voice.engine != "espeak" or "+" not in voice.name:
+        return
+    text = "we acquainted him with the melancholy truth"
+    base, _ = synth_espeak(text, Voice("espeak", voice.name.split("+")[0]), 1.0, 1.0)
+    varied, _ = synth_espeak(text, voice, 1.0, 1.0)
+    if len(base) == len(varied) and np.array_equal(base, varied):
+        raise ValueError(f"voice '{voice}': espeak-ng ignores the variant (unknown name?); pick another one "
+                         "from `espeak-ng --voices=variant`")
+
+
+def engine_binary(engine: str) -> str | None:
+    """Path of the program an engine needs, or None when it is not installed."""
+    return shutil.which({"espeak": "espeak-ng", "flite": "flite", "festival": "festival"}[engine])
+
+
+def _run(cmd: list[str], voice: Voice, text: str, stdin: str | None = None) -> bytes:
+    try:
+        proc = subprocess.run(cmd, input=None if stdin is None else stdin.encode(), capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise TTSError(f"voice '{voice}': text '{text}': command {cmd} failed: {e}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise TTSError(f"voice '{voice}': text '{text}': command {cmd} exited {proc.returncode} with no audio: {err}")
+    return proc.stdout
+
+
+def _decode_wav(data: bytes, voice: Voice, text: str, cmd: list[str]) -> tuple[np.ndarray, int]:
+    try:
+        wave, sr = sf.read(io.BytesIO(data), dtype="float32")
+    except Exception as e:  # soundfile raises several types for bad data
+        raise TTSError(f"voice '{voice}': text '{text}': command {cmd}: cannot decode its WAV output ({e})") from None
+    if wave.ndim != 1 or wave.size == 0:
+        raise TTSError(f"voice '{voice}': text '{text}': command {cmd}: empty or multichannel audio {wave.shape}")
+    return wave, sr
+
+
+def synth_espeak(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """espeak-ng: -s words per minute = 175 * rate; -p 0..99 around 50, about log-linear in F0."""
+    wpm = round(_ESPEAK_WPM * rate)
+    p = min(99, max(0, round(_ESPEAK_PITCH + _ESPEAK_PITCH_PER_LN * math.log(pitch))))
+    cmd = ["espeak-ng", "-v", voice.name, "-s", str(wpm), "-p", str(p), "-b", "1", "--stdout", "--stdin"]
+    return _decode_wav(_run(cmd, voice, text, stdin=text), voice, text, cmd)
+
+
+def synth_flite(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """flite: duration_stretch = default / rate; f0_shift = pitch (no effect on rms, whose F0 is fixed)."""
+    stretch = _FLITE_STRETCH[voice.name] / rate
+    cmd = [
+        "flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch:.4f}",
+        "--setf", f"f0_shift={pitch:.4f}", "-o", "/dev/stdout", "-t", " " + text,  # space: never an option
+    ]
+    return _decode_wav(_run(cmd, voice, text), voice, text, cmd)
+
+
+class _FestivalSession:
+    """One long-lived `festival --pipe` process. Replies come on stderr, which is unbuffered."""
+
+    def __init__(self) -> None:
+        self.cmd = ["festival", "--pipe"]
+        self.proc = subprocess.Popen(
+            self.cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.pid = os.getpid()  # a forked child must not share its parent's pipe
+        self.count = 0
+
+    def request(self, scheme: str) -> list[str]:
+        """Evaluate `scheme`; return festival's stderr lines; raise TTSError if it failed."""
+        self.count += 1
+        done, end = f"ASR_DONE {self.count}", f"ASR_END {self.count}"
+        assert self.proc.stdin is not None and self.proc.stderr is not None
+        try:
+            self.proc.stdin.write(f'(begin {scheme} (format stderr "{done}\\n"))\n(format stderr "{end}\\n")\n')
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise TTSError(f"command {self.cmd}: cannot write to festival ({e}); request: {scheme}") from None
+        lines: list[str] = []
+        while True:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise TTSError(f"command {self.cmd}: festival exited ({' | '.join(lines)}); request: {scheme}")
+            if line.strip() == end:
+                break
+            lines.append(line.strip())
+        if done not in lines:
+            raise TTSError(f"command {self.cmd}: festival failed: {' | '.join(lines)}; request: {scheme}")
+        return lines
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_festival: _FestivalSession | None = None
+
+
+def synth_festival(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """festival kal_diphone: Duration_Stretch = 1.1 / rate; LR intonation target mean = 105 Hz * pitch."""
+    global _festival
+    if _festival is None or _festival.pid != os.getpid() or _festival.proc.poll() is not None:
+        _festival = _FestivalSession()
+    fd, tmp = tempfile.mkstemp(suffix=".wav", prefix="festival-")
+    os.close(fd)
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    scheme = (
+        f"(voice_{voice.name}) (Parameter.set 'Duration_Stretch {_FESTIVAL_STRETCH / rate:.4f}) "
+        f"(set! int_lr_params '((target_f0_mean {_FESTIVAL_F0 * pitch:.2f}) (target_f0_std {_FESTIVAL_F0_STD}) "
+        f"(model_f0_mean 170) (model_f0_std 34))) "
+        f'(utt.save.wave (utt.synth (Utterance Text "{quoted}")) "{tmp}" \'riff)'
+    )
+    try:
+        try:
+            _festival.request(scheme)
+        except TTSError as e:
+            _festival.close()  # start clean for the next utterance
+            raise TTSError(f"voice '{voice}': text '{text}': {e}") from None
+        with open(tmp, "rb") as f:
+            data = f.read()
+    finally:
+        os.unlink(tmp)
+    return _decode_wav(data, voice, text, _festival.cmd + [scheme])
+
+
+SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival}

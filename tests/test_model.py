@@ -1,0 +1,126 @@
+"""Tests for asr/model.py: shapes, normalisation, padding behaviour, projection and frame stacking."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from asr.model import BiLSTMCTC, GlobalCMVN, ModelConfig, reverse_padded, stack_frames
+
+
+def _model(**kw) -> BiLSTMCTC:
+    torch.manual_seed(0)
+    cfg = dict(input_dim=4, stack=3, hidden=5, layers=2, dropout=0.0, vocab_size=7)
+    cfg.update(kw)
+    return BiLSTMCTC(ModelConfig(**cfg)).eval()
+
+
+def test_output_shapes_and_lengths():
+    model = _model()
+    lengths = torch.tensor([10, 7, 1, 9])
+    log_probs, out_lengths = model(torch.randn(4, 10, 4), lengths)
+    assert log_probs.shape == (4, math.ceil(10 / 3), 7)
+    assert out_lengths.tolist() == [math.ceil(n / 3) for n in lengths.tolist()] == [4, 3, 1, 3]
+
+
+def test_log_probs_are_normalised():
+    log_probs, _ = _model()(torch.randn(2, 8, 4) * 5, torch.tensor([8, 5]))
+    assert torch.all(log_probs <= 0)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 3))
+
+
+def test_vocab_size_must_be_set():
+    with pytest.raises(ValueError, match="vocab_size"):
+        BiLSTMCTC(ModelConfig(input_dim=4, vocab_size=0))
+
+
+def test_padding_content_does_not_matter():
+    # Whatever lies beyond an utterance's length (zeros, noise) gives the same outputs.
+    model = _model()
+    x = torch.randn(2, 9, 4)
+    lengths = torch.tensor([9, 5])
+    noisy = x.clone()
+    noisy[1, 5:] = torch.randn(4, 4) * 100
+    a, _ = model(x, lengths)
+    b, _ = model(noisy, lengths)
+    torch.testing.assert_close(a, b)
+
+
+def test_longest_utterance_is_unaffected_by_shorter_batch_mates():
+    model = _model()
+    x = torch.randn(3, 12, 4)
+    alone, _ = model(x[:1], torch.tensor([12]))
+    batched, _ = model(x, torch.tensor([12, 4, 7]))
+    torch.testing.assert_close(batched[:1], alone, atol=1e-6, rtol=1e-5)
+
+
+def test_output_is_padding_invariant():
+    """Both directions ignore padding: an utterance gives the same log-probs alone and in a batch."""
+    model = _model(layers=2, hidden=6)
+    x = torch.randn(1, 7, 4)
+    alone, n = model(x, torch.tensor([7]))
+    padded = torch.cat([x, torch.randn(1, 8, 4)], dim=1)
+    batched, m = model(torch.cat([padded, torch.randn(1, 15, 4)]), torch.tensor([7, 15]))
+    assert n.tolist() == [3] and m.tolist() == [3, 5]
+    torch.testing.assert_close(batched[0, :3], alone[0], atol=1e-6, rtol=1e-5)
+
+
+def test_reverse_padded_reverses_within_length():
+    x = torch.arange(10, dtype=torch.float32).reshape(2, 5, 1)
+    out = reverse_padded(x, torch.tensor([5, 3]))
+    assert out[0, :, 0].tolist() == [4, 3, 2, 1, 0]
+    assert out[1, :, 0].tolist() == [7, 6, 5, 8, 9]
+
+
+def test_projection_layers():
+    model = _model(proj=3, layers=2, hidden=5)
+    assert len(model.projs) == 2
+    assert all(p.in_features == 10 and p.out_features == 3 for p in model.projs)
+    assert model.lstms[1].fwd.input_size == 3 and model.output.in_features == 3
+    log_probs, out_lengths = model(torch.randn(2, 6, 4), torch.tensor([6, 4]))
+    assert log_probs.shape == (2, 2, 7) and out_lengths.tolist() == [2, 2]
+    no_proj = _model(proj=0)
+    assert len(no_proj.projs) == 0 and no_proj.output.in_features == 10
+
+
+def test_stack_frames_by_hand():
+    x = torch.arange(2 * 5 * 2, dtype=torch.float32).reshape(2, 5, 2)
+    out, lengths = stack_frames(x, torch.tensor([5, 3]), 2)
+    assert out.shape == (2, 3, 4)
+    assert out[0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 0]]
+    assert out[1, 0].tolist() == [10, 11, 12, 13]
+    assert lengths.tolist() == [3, 2]
+    out3, lengths3 = stack_frames(x, torch.tensor([5, 4]), 3)
+    assert out3.shape == (2, 2, 6)
+    assert out3[0, 1].tolist() == [6, 7, 8, 9, 0, 0]
+    assert lengths3.tolist() == [2, 2]
+
+
+def test_stack_one_is_identity():
+    x, lengths = torch.randn(2, 4, 3), torch.tensor([4, 2])
+    out, out_lengths = stack_frames(x, lengths, 1)
+    assert out is x and out_lengths is lengths
+
+
+def test_cmvn_buffers_are_saved_and_applied():
+    cmvn = GlobalCMVN(3)
+    assert set(cmvn.state_dict()) == {"mean", "istd"}
+    cmvn.mean.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    cmvn.istd.copy_(torch.tensor([2.0, 1.0, 0.5]))
+    out = cmvn(torch.tensor([[[1.0, 4.0, 7.0]]]))
+    assert out.tolist() == [[[0.0, 2.0, 2.0]]]
+    model = _model()
+    assert "cmvn.mean" in model.state_dict() and "cmvn.istd" in model.state_dict()
+
+
+def test_dropout_only_in_training_mode():
+    model = _model(dropout=0.5)
+    x, lengths = torch.randn(2, 6, 4), torch.tensor([6, 6])
+    a, _ = model(x, lengths)
+    b, _ = model(x, lengths)
+    torch.testing.assert_close(a, b)
+    model.train()
+    c, _ = model(x, lengths)
+    assert not torch.allclose(a, c)

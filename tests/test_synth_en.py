@@ -1,0 +1,247 @@
+"""Tests for data_prep.synth_en and data_prep.tts_engines (about 15 s on 2 cores)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.datadir import read_datadir, read_table
+from data_prep import synth_en
+from data_prep.synth_en import (
+    DEFAULT_HELDOUT,
+    DEFAULT_VOICES,
+    SynthConfig,
+    augment,
+    coloured_noise,
+    load_wordnet_sentences,
+    normalise_sentence,
+    plan_corpus,
+    prepare_synth_en,
+    split_of,
+    synthesize,
+    utterance_rng,
+)
+from data_prep.tts_engines import TTSError, Voice, check_espeak_variant, engine_binary, synth_espeak, synth_festival
+
+WORDNET = Path("/usr/share/wordnet")
+needs_wordnet = pytest.mark.skipif(not (WORDNET / "data.noun").is_file(), reason="WordNet (wordnet-base) not installed")
+
+
+def needs_engines(*engines: str):
+    missing = [e for e in engines if engine_binary(e) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"TTS engine binary not installed: {', '.join(missing)}")
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("She rubbed down her child with a sponge", "she rubbed down her child with a sponge"),
+        ("He takes the cake for chutzpah!", "he takes the cake for chutzpah"),
+        ("her ex-boyfriend stalked her", "her ex boyfriend stalked her"),
+        ("the almost self-conscious flatness of Hemingway's style", "the almost self conscious flatness of hemingway's style"),
+        ("the statement `he is brave and he is not brave' is a contradiction",
+         "the statement he is brave and he is not brave is a contradiction"),
+        ("the boys' toys  don't   work", "the boys toys don't work"),
+        ("How many people turned out that evening?", "how many people turned out that evening"),
+        ("I learned Sanskrit", "i learned sanskrit"),
+        ("the 1990 census", None),  # digits are not expanded
+        ("it cost $5", None),
+        ("salt & pepper", None),
+        ("a café au lait", None),  # accented letter
+        ("appointed by Robert C. Weaver", None),  # initial
+        ("Mr. Smith arrived", None),  # engines say "mister"
+        ("Henry VIII had six wives", None),  # engines say "roman eight"
+        ("apples, pears, etc.", None),
+        ("...", None),
+    ],
+)
+def test_normalise_sentence(raw: str, expected: str | None) -> None:
+    assert normalise_sentence(raw) == expected
+
+
+def test_split_is_stable_and_follows_fractions() -> None:
+    # Fixed answers: a change in the hash would silently move sentences between splits.
+    assert split_of("a bad telephone connection") == "dev"
+    assert split_of("a beamy cargo ship") == "test"
+    assert split_of("the cat sat on the mat") == "train"
+    sentences = [f"sentence number {i} of the test" for i in range(4000)]
+    splits = [split_of(s, 0.1, 0.2) for s in sentences]
+    assert splits == [split_of(s, 0.1, 0.2) for s in sentences]
+    assert 0.07 < splits.count("dev") / 4000 < 0.13 and 0.17 < splits.count("test") / 4000 < 0.23
+    assert all(split_of(s, 0.0, 0.0) == "train" for s in sentences[:200])
+
+
+@needs_wordnet
+def test_load_wordnet_sentences() -> None:
+    sentences = load_wordnet_sentences(WORDNET)
+    assert len(sentences) > 20000
+    assert len(set(sentences)) == len(sentences)
+    assert all(4 <= len(s.split()) <= 20 for s in sentences)
+    assert all(normalise_sentence(s) == s for s in sentences[::50])
+    by_split = {sp: {s for s in sentences if split_of(s) == sp} for sp in ("train", "dev", "test")}
+    assert not (by_split["train"] & by_split["dev"]) and not (by_split["train"] & by_split["test"])
+    assert len(by_split["dev"]) > 500 and len(by_split["test"]) > 500
+
+
+def test_reserved_and_malformed_voices_are_rejected() -> None:
+    for spec in ["flite:slt", "flite:awb_time", "espeak:mb-us1", "espeak:en-gb+f3", "festival:cmu_us_slt", "kal", "x:y"]:
+        with pytest.raises(ValueError):
+            Voice.parse(spec)
+    assert Voice.parse("espeak:en-us+f3").speaker_id == "espeak-en-us-f3"
+    assert Voice.parse("festival:kal_diphone").speaker_id == "festival-kal"
+    assert Voice.parse("flite:kal16").speaker_id == "flite-kal16"
+    speaker_ids = [Voice.parse(v).speaker_id for v in DEFAULT_VOICES]
+    assert len(set(speaker_ids)) == len(DEFAULT_VOICES) >= 20
+    assert {Voice.parse(v).engine for v in DEFAULT_VOICES} == {"espeak", "flite", "festival"}
+
+
+@pytest.mark.parametrize("voice", ["espeak:en-us", "flite:kal", "flite:kal16", "flite:awb", "festival:kal_diphone"])
+def test_engine_synthesises_16k_mono_speech(voice: str) -> None:
+    engine = Voice.parse(voice).engine
+    if engine_binary(engine) is None:
+        pytest.skip(f"TTS engine binary not installed: {engine}")
+    wave = synthesize("the quick brown fox jumps over the lazy dog", voice, rate=1.1, pitch=0.9)
+    assert wave.dtype == np.float32 and wave.ndim == 1
+    assert 1.0 < len(wave) / 16000 < 6.0  # 9 words at 16 kHz
+    assert float(np.sqrt(np.mean(wave**2))) > 0.01
+    assert np.abs(wave).max() <= 1.0
+
+
+@needs_engines("espeak")
+def test_every_default_espeak_variant_changes_the_audio() -> None:
+    # espeak-ng ignores unknown variants and `en-gb+f3` without an error; catch both.
+    for spec in DEFAULT_VOICES:
+        check_espeak_variant(Voice.parse(spec))
+    with pytest.raises(ValueError, match="ignores the variant"):
+        check_espeak_variant(Voice.parse("espeak:en+zzz"))
+    with pytest.raises(ValueError, match="ignores the variant"):
+        check_espeak_variant(Voice("espeak", "en-gb+f3"))  # not allowed by Voice.parse either
+
+
+@needs_engines("espeak", "festival")
+def test_engine_errors_name_voice_text_and_command() -> None:
+    with pytest.raises(TTSError, match=r"voice 'festival:no_such'.*text 'hello there'.*'festival', '--pipe'.*unbound variable"):
+        synth_festival("hello there", Voice("festival", "no_such"), 1.0, 1.0)
+    wave, sr = synth_festival("hello there", Voice("festival", "kal_diphone"), 1.0, 1.0)  # recovers
+    assert sr == 16000 and len(wave) > 8000
+    with pytest.raises(TTSError, match=r"voice 'espeak:bogus'.*text 'hello'.*'espeak-ng'.*does not exist"):
+        synth_espeak("hello", Voice("espeak", "bogus"), 1.0, 1.0)
+
+
+def _median_f0(wave: np.ndarray, sr: int = 16000) -> float:
+    """Median F0 in Hz over loud frames, by autocorrelation (enough to compare two pitches)."""
+    frame, f0s = int(0.04 * sr), []
+    for start in range(0, len(wave) - frame, sr // 100):
+        w = wave[start : start + frame] - wave[start : start + frame].mean()
+        if np.sqrt(np.mean(w**2)) < 0.05 * np.abs(wave).max():
+            continue
+        ac = np.correlate(w, w, "full")[frame - 1 :]
+        lag = sr // 400 + int(np.argmax(ac[sr // 400 : sr // 60]))
+        if ac[lag] > 0.5 * ac[0]:
+            f0s.append(sr / lag)
+    return float(np.median(f0s))
+
+
+@pytest.mark.parametrize("voice", ["espeak:en+m3", "flite:kal", "flite:awb", "festival:kal_diphone"])
+def test_rate_and_pitch_work(voice: str) -> None:
+    engine = Voice.parse(voice).engine
+    if engine_binary(engine) is None:
+        pytest.skip(f"TTS engine binary not installed: {engine}")
+    text = "the winds are southwesterly all along the coast"
+    slow, fast = synthesize(text, voice, rate=0.8), synthesize(text, voice, rate=1.25)
+    assert len(fast) < 0.85 * len(slow)
+    low, high = _median_f0(synthesize(text, voice, pitch=0.85)), _median_f0(synthesize(text, voice, pitch=1.2))
+    assert high > 1.15 * low, (low, high)
+
+
+def test_augment_is_seeded_and_adds_noise_floor() -> None:
+    cfg = SynthConfig(noise_prob=1.0, snr_db_range=(10.0, 10.0))
+    wave = np.zeros(8000, dtype=np.float32)
+    wave[2000:6000] = 0.3 * np.sin(np.arange(4000) * 0.1)
+    a = augment(wave, utterance_rng(0, "train", 5), cfg)
+    b = augment(wave, utterance_rng(0, "train", 5), cfg)
+    c = augment(wave, utterance_rng(0, "dev", 5), cfg)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert len(a) > len(wave) and np.abs(a).max() <= 10 ** (cfg.peak_db_range[1] / 20) + 0.01
+    assert np.count_nonzero(a[:100]) == 100  # no digital silence in the padding
+    rng = np.random.default_rng(0)
+    brown, white = coloured_noise(16000, "brown", rng), coloured_noise(16000, "white", rng)
+    assert abs(float(np.sqrt(np.mean(brown**2))) - 1.0) < 1e-6
+    low = lambda x: np.abs(np.fft.rfft(x)[20:500]).sum() / np.abs(np.fft.rfft(x)).sum()  # 20-500 Hz share
+    assert low(brown) > 3 * low(white)
+
+
+@needs_wordnet
+def test_plan_keeps_heldout_voices_out_of_train(tmp_path: Path) -> None:
+    cfg = SynthConfig(num_train=300, num_dev=80, num_test=80)
+    plans = plan_corpus(load_wordnet_sentences(WORDNET), cfg, tmp_path)
+    heldout_spk = {Voice.parse(v).speaker_id for v in DEFAULT_HELDOUT}
+    train_spk = {p.spk for p in plans if p.split == "train"}
+    assert train_spk and not (train_spk & heldout_spk)
+    assert heldout_spk <= {p.spk for p in plans if p.split == "dev"}
+    assert heldout_spk <= {p.spk for p in plans if p.split == "test"}
+    assert all(p.utt.startswith(f"{p.spk}-{p.split}-") for p in plans)
+    texts = {sp: {p.text for p in plans if p.split == sp} for sp in ("train", "dev", "test")}
+    assert not (texts["train"] & texts["dev"]) and not (texts["train"] & texts["test"])
+    with pytest.raises(ValueError, match="reserved"):
+        plan_corpus(["a b c d"], replace(cfg, voices=["flite:slt"], heldout_voices=[]), tmp_path)
+
+
+def _audio(data_dir: Path) -> dict[str, np.ndarray]:
+    return {utt: sf.read(path, dtype="int16")[0] for utt, path in read_table(data_dir / "wav.scp").items()}
+
+
+@needs_wordnet
+@needs_engines("espeak", "flite", "festival")
+def test_tiny_corpus_is_deterministic_valid_and_resumable(tmp_path: Path) -> None:
+    cfg = SynthConfig(
+        num_train=8, num_dev=3, num_test=3, noise_prob=0.5,
+        voices=["flite:kal16", "espeak:en-us+f3", "flite:kal", "festival:kal_diphone"], heldout_voices=["flite:kal16"],
+    )
+    prepare_synth_en(tmp_path / "a_audio", tmp_path / "a_data", cfg, nj=2)
+    prepare_synth_en(tmp_path / "b_audio", tmp_path / "b_data", cfg, nj=1)
+    for split, n in (("train", 8), ("dev", 3), ("test", 3)):
+        a, b = tmp_path / "a_data" / split, tmp_path / "b_data" / split
+        data = read_datadir(a)
+        assert len(data.utts) == n and read_datadir(b).utts == data.utts
+        assert (a / "text").read_text() == (b / "text").read_text()
+        assert (a / "wav.scp").read_text().replace("a_audio", "b_audio") == (b / "wav.scp").read_text()
+        audio_a, audio_b = _audio(a), _audio(b)
+        assert all(np.array_equal(audio_a[u], audio_b[u]) for u in audio_a)
+        for utt, path in data.wav_scp.items():
+            info = sf.info(path)
+            assert Path(path).is_absolute() and path.endswith(f"/{data.utt2spk[utt]}/{utt}.flac")
+            assert (info.samplerate, info.channels, info.format, info.subtype) == (16000, 1, "FLAC", "PCM_16")
+        if split == "train":
+            assert "flite-kal16" not in set(data.utt2spk.values())
+    assert "flite-kal16" in set(read_datadir(tmp_path / "a_data" / "dev").utt2spk.values())
+
+    # Resume: existing files are kept untouched; a deleted one is made again, identical.
+    wav_scp = read_table(tmp_path / "a_data" / "train" / "wav.scp")
+    first, second = list(wav_scp.values())[:2]
+    before = _audio(tmp_path / "a_data" / "train")
+    mtime = os.stat(first).st_mtime_ns
+    os.remove(second)
+    prepare_synth_en(tmp_path / "a_audio", tmp_path / "a_data", cfg, nj=1)
+    assert os.stat(first).st_mtime_ns == mtime
+    after = _audio(tmp_path / "a_data" / "train")
+    assert all(np.array_equal(before[u], after[u]) for u in before)
+    with pytest.raises(ValueError, match="other settings"):
+        prepare_synth_en(tmp_path / "a_audio", tmp_path / "a_data", replace(cfg, seed=1), nj=1)
+
+
+def test_engine_error_names_the_utterance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(text, voice, rate, pitch):
+        raise TTSError(f"voice '{voice}': text '{text}': command ['flite'] exited 1 with no audio")
+
+    monkeypatch.setitem(synth_en.SYNTH_FUNCTIONS, "flite", broken)
+    plan = synth_en.UttPlan("flite-awb-train-000007", "flite-awb", "flite:awb", "train", 7, "hello there",
+                            str(tmp_path / "x.flac"))
+    with pytest.raises(TTSError, match=r"utt 'flite-awb-train-000007': voice 'flite:awb'.*command"):
+        synth_en.synthesize_utterance(plan, SynthConfig())
+    assert not (tmp_path / "x.flac").exists()
