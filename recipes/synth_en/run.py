@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,21 +24,14 @@ from pathlib import Path
 
 import torch
 
-from asr.batching import FeatureSet
-from asr.checkpoint import write_model_config
 from asr.config import load_yaml
-from asr.datadir import read_datadir, read_table
-from asr.decode import decode_featureset
+from asr.datadir import read_datadir
 from asr.device import pick_device, set_threads
-from asr.feature_store import compute_cmvn_stats, make_features
-from asr.features import FbankConfig, read_cmvn, write_cmvn
-from asr.inference import load_model
-from asr.model import BiLSTMCTC, ModelConfig
+from asr.features import FbankConfig
+from asr.model import ModelConfig
 from asr.recipe import Stage, add_stage_args, run_stages, setup_logging, stage_seconds
-from asr.results import write_results
-from asr.scoring import write_text, write_trn
-from asr.tokens import build_token_table, read_tokens, write_tokens
-from asr.train import TrainConfig, train
+from asr.stages import decode_stage, features_stage, score_stage, tokens_stage, train_stage
+from asr.train import TrainConfig
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
 
@@ -58,13 +50,6 @@ class RecipeConfig:
     decode_sets: list[str] = field(default_factory=lambda: ["dev", "test"])
 
 
-def require(*paths: Path) -> None:
-    """Stop with a clear message if an input of the stage is missing."""
-    for p in paths:
-        if not p.exists():
-            sys.exit(f"missing input {p}: run the earlier stages first")
-
-
 def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: str) -> list[Stage]:
     data, exp = work / "data", work / "exp" / cfg.tag
     sets = ["train", *cfg.decode_sets]
@@ -74,73 +59,16 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         for s in sets:
             read_datadir(data / s)
 
-    def features() -> None:
-        require(*(data / s / "wav.scp" for s in sets))
-        for s in sets:
-            make_features(data / s, cfg.features, nj=cfg.nj)
-        write_cmvn(data / "train" / "cmvn.stats", compute_cmvn_stats(data / "train"))
-
-    def tokens() -> None:
-        require(data / "train" / "text")
-        (data / "lang").mkdir(parents=True, exist_ok=True)
-        write_tokens(data / "lang" / "tokens.txt", build_token_table(read_table(data / "train" / "text").values()))
-
-    def train_stage() -> None:
-        require(data / "train" / "feats.scp", data / "dev" / "feats.scp", data / "lang" / "tokens.txt")
-        exp.mkdir(parents=True, exist_ok=True)
-        table = read_tokens(data / "lang" / "tokens.txt")
-        cfg.model.vocab_size, cfg.model.input_dim = len(table), cfg.features.num_mel_bins
-        write_model_config(exp, cfg.model, cfg.features)
-        shutil.copy(data / "lang" / "tokens.txt", exp / "tokens.txt")
-        shutil.copy(data / "train" / "cmvn.stats", exp / "cmvn.stats")
-        model = BiLSTMCTC(cfg.model)
-        mean, istd = read_cmvn(exp / "cmvn.stats").mean_istd()
-        model.cmvn.mean.copy_(torch.from_numpy(mean))
-        model.cmvn.istd.copy_(torch.from_numpy(istd))
-        train_text = read_table(data / "train" / "text")
-        targets = {u: table.encode(t, utt=u) for u, t in train_text.items()}
-        log.info("model: %.2fM parameters, device %s", sum(p.numel() for p in model.parameters()) / 1e6, device)
-        train(
-            model,
-            FeatureSet(data / "train", targets),
-            FeatureSet(data / "dev", {u: table.encode(t, utt=u) for u, t in read_table(data / "dev" / "text").items()}),
-            read_table(data / "dev" / "text"),
-            table,
-            cfg.train,
-            exp,
-            device,
-        )
-
-    def decode() -> None:
-        require(exp / "model.pt")
-        rec = load_model(exp, str(device))
-        for s in cfg.decode_sets:
-            require(data / s / "feats.scp")
-            hyps = decode_featureset(rec.model, FeatureSet(data / s), rec.tokens, device, progress=True)
-            out = exp / f"decode_{s}_greedy"
-            out.mkdir(exist_ok=True)
-            write_text(out / "text", {u: h.text for u, h in hyps.items()})
-            write_trn(out / "hyp.trn", {u: h.text for u, h in hyps.items()})
-
     def score() -> None:
-        decode_dirs = {s: exp / f"decode_{s}_greedy" for s in cfg.decode_sets}
-        require(*(d / "text" for d in decode_dirs.values()))
-        write_results(
-            exp / "RESULTS.md",
-            {s: (data / s, d) for s, d in decode_dirs.items()},
-            exp,
-            heldout_speakers=[Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices],
-            stage_times=stage_seconds(work / "exp" / cfg.tag / ".stages"),
-            command=command,
-        )
-        print((exp / "RESULTS.md").read_text())
+        heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
+        score_stage(data, exp, cfg.decode_sets, heldout, stage_seconds(exp / ".stages"), command)
 
     return [
         Stage(0, "corpus", corpus),
-        Stage(1, "features", features),
-        Stage(2, "tokens", tokens),
-        Stage(3, "train", train_stage),
-        Stage(4, "decode", decode),
+        Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj)),
+        Stage(2, "tokens", lambda: tokens_stage(data)),
+        Stage(3, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device)),
+        Stage(4, "decode", lambda: decode_stage(data, exp, cfg.decode_sets, device)),
         Stage(5, "score", score),
     ]
 

@@ -1,0 +1,106 @@
+"""The `asr` command: help texts, transcribe with good and bad inputs, score, validate-data-dir."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.checkpoint import save_atomic, write_model_config
+from asr.cli import build_parser, main
+from asr.features import FbankConfig
+from asr.model import BiLSTMCTC, ModelConfig
+from asr.tokens import build_token_table, write_tokens
+
+from conftest import speech_like
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    """An untrained but complete model directory (config.yaml, tokens.txt, model.pt)."""
+    d = tmp_path / "model"
+    d.mkdir()
+    tokens = build_token_table(["abc de"])
+    write_tokens(d / "tokens.txt", tokens)
+    cfg = ModelConfig(hidden=8, layers=1, vocab_size=len(tokens))
+    write_model_config(d, cfg, FbankConfig())
+    torch.manual_seed(0)
+    save_atomic(BiLSTMCTC(cfg).state_dict(), d / "model.pt")
+    return d
+
+
+def test_every_subcommand_has_help_for_every_option():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == {"transcribe", "score", "validate-data-dir"}
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            assert action.help, f"asr {name}: option {action.option_strings or action.dest} has no help"
+
+
+def test_transcribe_reports_bad_files_and_goes_on(model_dir, tmp_path, capsys):
+    good1, good2 = tmp_path / "good one.wav", tmp_path / "gööd2.flac"
+    sf.write(str(good1), speech_like(1.0), 16000)
+    stereo_8k = np.stack([speech_like(1.2, seed=1, sample_rate=8000)] * 2, axis=1)
+    sf.write(str(good2), stereo_8k, 8000)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not audio\n")
+    missing = tmp_path / "missing.wav"
+    short = tmp_path / "short.wav"
+    sf.write(str(short), np.zeros(100, dtype=np.float32), 16000)
+
+    files = [good1, empty, missing, not_audio, tmp_path, good2, short]
+    code = main(["transcribe", "--model", str(model_dir), *map(str, files)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    printed = [line.split("\t")[0] for line in out.splitlines()]
+    assert printed == [str(good1), str(good2), str(short)]
+    err_lines = err.strip().splitlines()
+    assert len(err_lines) == 5  # one per bad file, then the count
+    assert str(empty) in err_lines[0] and "empty" in err_lines[0]
+    assert str(missing) in err_lines[1] and "not found" in err_lines[1]
+    assert str(not_audio) in err_lines[2] and "decode" in err_lines[2]
+    assert str(tmp_path) in err_lines[3] and "not a regular file" in err_lines[3]
+    assert "4 of 7" in err_lines[4]
+
+
+def test_transcribe_all_good_exits_zero(model_dir, tmp_path, capsys):
+    wav = tmp_path / "a.wav"
+    sf.write(str(wav), speech_like(0.7), 16000)
+    assert main(["transcribe", "--model", str(model_dir), "--device", "cpu", str(wav)]) == 0
+    assert capsys.readouterr().out.startswith(f"{wav}\t")
+
+
+def test_transcribe_bad_model_dir(tmp_path, capsys):
+    assert main(["transcribe", "--model", str(tmp_path), "x.wav"]) == 2
+    assert "config.yaml" in capsys.readouterr().err
+
+
+def test_score_kaldi_text_against_trn(tmp_path, capsys):
+    ref, hyp = tmp_path / "ref.txt", tmp_path / "hyp.trn"
+    ref.write_text("s1-a the cat sat\ns1-b on the mat\n")
+    hyp.write_text("the cat sat down (s1-a)\non mat (s1-b)\n")
+    assert main(["score", str(ref), str(hyp)]) == 0
+    assert "%WER 33.33 [ 2 / 6, 1 ins, 1 del, 0 sub ]" in capsys.readouterr().out
+
+
+def test_validate_data_dir(tmp_path, capsys):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text("u2 /x.wav\nu1 /y.wav\n")
+    (d / "utt2spk").write_text("u1 s\nu2 s\n")
+    assert main(["validate-data-dir", str(d), "--no-audio-check"]) == 1
+    assert "wav.scp line 2" in capsys.readouterr().err
+
+
+def test_console_help_runs():
+    out = subprocess.run([sys.executable, "-m", "asr.cli", "--help"], capture_output=True, text=True, check=True)
+    for cmd in ("transcribe", "score", "validate-data-dir"):
+        assert cmd in out.stdout
