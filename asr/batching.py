@@ -79,6 +79,12 @@ class FeatureSet:
             self.lengths[utt] = int(n)
         self.targets = targets
 
+    def __getstate__(self) -> dict:  # for worker processes: reopen the arks there
+        return {"data_dir": self.data_dir, "targets": self.targets}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["data_dir"], state["targets"])
+
     def load(self, utt: str) -> torch.Tensor:
         return torch.from_numpy(np.array(self.feats[utt], dtype=np.float32))  # copy: kaldiio's array is read-only
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from asr.batching import Batch, FeatureSet, bucket_batches
 from asr.checkpoint import average_state_dicts, epoch_checkpoints, load_state, save_atomic
-from asr.decode import decode_featureset
+from asr.decode import greedy_decode
 from asr.model import BiLSTMCTC
 from asr.scoring import score
 from asr.specaug import SpecAugConfig, spec_augment
@@ -41,6 +43,8 @@ class TrainConfig:
     mkldnn_lstm: bool = True  # oneDNN LSTM on CPU (measured faster here on our shapes)
     save_every_minutes: float = 5.0  # mid-epoch resume checkpoint period
     average_last: int = 2  # model.pt = average of the last N epoch checkpoints
+    num_procs: int = 1  # CPU data-parallel processes (one thread each); ignored on CUDA
+    sortagrad_epochs: int = 0  # the first N epochs visit batches shortest-first (SortaGrad, DeepSpeech2)
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
 
 
@@ -53,10 +57,10 @@ def lr_at(step: int, total_steps: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * cos)
 
 
-def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device) -> tuple[torch.Tensor, int]:
-    """Summed CTC loss over the batch (fp32) and the number of target tokens."""
-    log_probs, out_lengths = model(batch.feats.to(device), batch.feat_lengths.to(device))
-    loss = torch.nn.functional.ctc_loss(
+def ctc_loss_sum(log_probs: torch.Tensor, out_lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Summed CTC loss (fp32) of log_probs [N, T', V] against the batch's targets."""
+    device = log_probs.device
+    return torch.nn.functional.ctc_loss(
         log_probs.float().transpose(0, 1),  # [T', N, V]
         batch.targets.to(device),
         out_lengths,
@@ -65,21 +69,29 @@ def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device) -> tuple[
         reduction="sum",
         zero_infinity=True,
     )
-    return loss, int(batch.target_lengths.sum())
 
 
-@torch.no_grad()
+def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Summed CTC loss over the batch (fp32) and the number of target tokens."""
+    log_probs, out_lengths = model(batch.feats.to(device), batch.feat_lengths.to(device))
+    return ctc_loss_sum(log_probs, out_lengths, batch), int(batch.target_lengths.sum())
+
+
+@torch.inference_mode()
 def evaluate(
     model: BiLSTMCTC, dev: FeatureSet, refs: dict[str, str], tokens: TokenTable, device: torch.device, max_frames: int
 ) -> tuple[float, float]:
-    """Dev CTC loss per token and dev CER (%) with greedy decoding."""
+    """Dev CTC loss per token and dev CER (%) with greedy decoding, from one forward pass per batch."""
     model.eval()
-    total, count = 0.0, 0
+    total, count, hyps = 0.0, 0, {}
     for utts in bucket_batches(dev.lengths, max_frames):
-        loss, n = compute_loss(model, dev.batch(utts), device)
-        total, count = total + float(loss), count + n
-    hyps = decode_featureset(model, dev, tokens, device, max_frames)
-    report = score({u: refs[u] for u in hyps}, {u: h.text for u, h in hyps.items()}, char_level=True)
+        batch = dev.batch(utts)
+        log_probs, out_lengths = model(batch.feats.to(device), batch.feat_lengths.to(device))
+        total += float(ctc_loss_sum(log_probs, out_lengths, batch))
+        count += int(batch.target_lengths.sum())
+        for utt, hyp in zip(utts, greedy_decode(log_probs.float().cpu(), out_lengths.cpu(), tokens)):
+            hyps[utt] = hyp.text
+    report = score({u: refs[u] for u in hyps}, hyps, char_level=True)
     return total / max(1, count), report.total.wer
 
 
@@ -117,6 +129,35 @@ def _training_state(
     }
 
 
+def _sync_grads(params: list[torch.nn.Parameter]) -> None:
+    """Sum gradients over the process group in one flat all-reduce (missing grads count as zero)."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset : offset + n].view_as(g)
+        offset += n
+
+
+def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
+    """Rank 0 logs to exp_dir/train.log (and, in a spawned worker, to stderr)."""
+    if rank != 0:
+        logging.getLogger().setLevel(logging.WARNING)
+        return None
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    if world > 1:  # a spawned process starts with no logging configuration
+        stream = logging.StreamHandler()
+        stream.setFormatter(fmt)
+        logging.getLogger().addHandler(stream)
+        logging.getLogger().setLevel(logging.INFO)
+    handler = logging.FileHandler(exp_dir / "train.log")
+    handler.setFormatter(fmt)
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
 def train(
     model: BiLSTMCTC,
     train_set: FeatureSet,
@@ -127,14 +168,76 @@ def train(
     exp_dir: Path,
     device: torch.device,
 ) -> Path:
-    """Train (or resume) and write exp_dir/model.pt; returns its path."""
-    torch.manual_seed(cfg.seed)
+    """Train (or resume) and write exp_dir/model.pt; returns its path.
+
+    On CPU with cfg.num_procs > 1, training runs data-parallel in that many processes of one
+    thread each (gradients summed with gloo): unlike intra-op threads, which synchronise at
+    every LSTM time step, processes synchronise once per batch.
+    """
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    world = cfg.num_procs if device.type == "cpu" else 1
+    args = (world, exp_dir / f".ddp_init.{os.getpid()}", (model.cfg, model.state_dict()), train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
+    if world > 1:
+        args[1].unlink(missing_ok=True)
+        try:
+            torch.multiprocessing.spawn(_train_worker, args=args, nprocs=world, join=True)
+        finally:
+            args[1].unlink(missing_ok=True)
+    else:
+        _train_worker(0, *args)
+    return _average_into_model_pt(exp_dir, cfg)
+
+
+def _train_worker(
+    rank: int,
+    world: int,
+    init_file: Path,
+    model_spec: tuple,
+    train_set: FeatureSet,
+    dev_set: FeatureSet,
+    dev_refs: dict[str, str],
+    tokens: TokenTable,
+    cfg: TrainConfig,
+    exp_dir: Path,
+    device: torch.device,
+) -> None:
+    """The training loop of one process (rank) of `world`; rank 0 evaluates, logs and saves."""
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+        torch.set_num_threads(1)
+    handler = _log_to(exp_dir, rank, world)
+    model = BiLSTMCTC(model_spec[0])  # rebuilt from config + weights rather than unpickled
+    model.load_state_dict(model_spec[1])
+    try:
+        _train_loop(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _train_loop(
+    rank: int,
+    world: int,
+    model: BiLSTMCTC,
+    train_set: FeatureSet,
+    dev_set: FeatureSet,
+    dev_refs: dict[str, str],
+    tokens: TokenTable,
+    cfg: TrainConfig,
+    exp_dir: Path,
+    device: torch.device,
+) -> None:
+    torch.manual_seed(cfg.seed + rank)
     torch.backends.mkldnn.enabled = cfg.mkldnn_lstm
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     lengths = {u: n for u, n in train_set.lengths.items() if n <= cfg.max_utt_frames}
     skipped = len(train_set.lengths) - len(lengths)
-    if skipped:
+    if skipped and rank == 0:
         log.warning("skipping %d training utterances longer than %d frames", skipped, cfg.max_utt_frames)
     steps_per_epoch = len(bucket_batches(lengths, cfg.max_frames, shuffle=True, seed=cfg.seed))
     total_steps = steps_per_epoch * cfg.epochs
@@ -149,59 +252,78 @@ def train(
         start_epoch, start_batch, step = state["epoch"], state["batch_idx"], state["step"]
         history = list(state["history"])
         resumed_totals = dict(state.get("totals", resumed_totals))
-        log.info("resuming from %s: epoch %d, batch %d, step %d", last, start_epoch, start_batch, step)
+        if rank == 0:
+            log.info("resuming from %s: epoch %d, batch %d, step %d", last, start_epoch, start_batch, step)
+    if rank == 0:
+        log.info("training on %s with %d process(es), %d batches per epoch", device, world, steps_per_epoch)
 
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch * 7 + start_batch)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch * 7 + start_batch + 7919 * rank)
     for epoch in range(start_epoch, cfg.epochs + 1):
-        batches = bucket_batches(lengths, cfg.max_frames, shuffle=True, seed=cfg.seed * 100003 + epoch)
+        shuffle = epoch > cfg.sortagrad_epochs
+        batches = bucket_batches(lengths, cfg.max_frames, shuffle=shuffle, seed=cfg.seed * 100003 + epoch)
         first = start_batch if epoch == start_epoch else 0
         model.train()
         totals = resumed_totals if epoch == start_epoch else {"loss": 0.0, "tokens": 0, "frames": 0, "seconds": 0.0}
         tot_loss, tot_tokens, audio_frames = totals["loss"], totals["tokens"], totals["frames"]
         t0, last_save = time.time() - totals["seconds"], time.time()
-        bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False)
+        bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+                   disable=rank != 0)
         for bi in bar:
-            batch = train_set.batch(batches[bi])
-            batch.feats = spec_augment(batch.feats, batch.feat_lengths, cfg.specaug, gen)
+            utts = batches[bi]
+            # Every process knows the whole batch's token count, so the per-token loss is exact.
+            batch_tokens = sum(len(train_set.targets[u]) for u in utts) if train_set.targets else 0
+            mine = utts[rank::world]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total_steps, cfg)
-            loss, ntok = compute_loss(model, batch, device)
             opt.zero_grad(set_to_none=True)
-            (loss / max(1, ntok)).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            stats = torch.zeros(3, dtype=torch.float64)  # loss sum, tokens, frames
+            if mine:
+                batch = train_set.batch(mine)
+                batch.feats = spec_augment(batch.feats, batch.feat_lengths, cfg.specaug, gen)
+                loss, ntok = compute_loss(model, batch, device)
+                (loss / max(1, batch_tokens)).backward()
+                stats += torch.tensor([loss.item(), ntok, int(batch.feat_lengths.sum())], dtype=torch.float64)
+            if world > 1:
+                _sync_grads(params)
+                dist.all_reduce(stats)
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             step += 1
-            tot_loss, tot_tokens = tot_loss + loss.item(), tot_tokens + ntok
-            audio_frames += int(batch.feat_lengths.sum())
+            tot_loss, tot_tokens, audio_frames = tot_loss + stats[0].item(), tot_tokens + int(stats[1]), audio_frames + int(stats[2])
             bar.set_postfix(loss=f"{tot_loss / max(1, tot_tokens):.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
-            if time.time() - last_save > cfg.save_every_minutes * 60:
+            if rank == 0 and time.time() - last_save > cfg.save_every_minutes * 60:
                 totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": time.time() - t0}
                 save_atomic(_training_state(model, opt, epoch, bi + 1, step, history, totals), last)
                 last_save = time.time()
         bar.close()
         elapsed = time.time() - t0
-        # Survive a kill during the dev evaluation without losing this epoch's training totals.
-        totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": elapsed}
-        save_atomic(_training_state(model, opt, epoch, len(batches), step, history, totals), last)
-        dev_loss, dev_cer = evaluate(model, dev_set, dev_refs, tokens, device, cfg.max_frames * 2)
-        entry = {
-            "epoch": epoch,
-            "train_loss": tot_loss / max(1, tot_tokens),
-            "dev_loss": dev_loss,
-            "dev_cer": dev_cer,
-            "seconds": elapsed,
-            "x_realtime": audio_frames * 0.01 / max(elapsed, 1e-9),
-        }
-        history.append(entry)
-        log.info(
-            "epoch %d: train loss %.4f, dev loss %.4f, dev CER %.2f%%, %.0f s (%.1fx real time)",
-            epoch, entry["train_loss"], dev_loss, dev_cer, elapsed, entry["x_realtime"],
-        )
-        state = _training_state(model, opt, epoch + 1, 0, step, history)
-        save_atomic(state, exp_dir / f"epoch-{epoch}.pt")
-        save_atomic(state, last)
-        plot_curves(history, exp_dir / "curves.png")
+        if rank == 0:
+            # Survive a kill during the dev evaluation without losing this epoch's training totals.
+            totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": elapsed}
+            save_atomic(_training_state(model, opt, epoch, len(batches), step, history, totals), last)
+            dev_loss, dev_cer = evaluate(model, dev_set, dev_refs, tokens, device, cfg.max_frames * 2)
+            entry = {
+                "epoch": epoch,
+                "train_loss": tot_loss / max(1, tot_tokens),
+                "dev_loss": dev_loss,
+                "dev_cer": dev_cer,
+                "seconds": elapsed,
+                "x_realtime": audio_frames * 0.01 / max(elapsed, 1e-9),
+            }
+            history.append(entry)
+            log.info(
+                "epoch %d: train loss %.4f, dev loss %.4f, dev CER %.2f%%, %.0f s (%.1fx real time)",
+                epoch, entry["train_loss"], dev_loss, dev_cer, elapsed, entry["x_realtime"],
+            )
+            state = _training_state(model, opt, epoch + 1, 0, step, history)
+            save_atomic(state, exp_dir / f"epoch-{epoch}.pt")
+            save_atomic(state, last)
+            plot_curves(history, exp_dir / "curves.png")
+        if world > 1:
+            dist.barrier()  # the other ranks wait for rank 0's evaluation and checkpoint
 
+
+def _average_into_model_pt(exp_dir: Path, cfg: TrainConfig) -> Path:
     ckpts = [p for e, p in epoch_checkpoints(exp_dir) if e <= cfg.epochs][-max(1, cfg.average_last) :]
     log.info("model.pt = average of %s", ", ".join(p.name for p in ckpts))
     save_atomic(average_state_dicts(ckpts), exp_dir / "model.pt")
