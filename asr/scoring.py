@@ -1,139 +1,82 @@
-"""Scoring: WER/CER with Kaldi-style reports; Kaldi `text` and sclite `trn` files.
+"""Scoring: WER/CER counts identical to NIST sclite's, from Kaldi `text`, sclite `trn`, CTM or STM files.
 
-Files written by `write_score_dir(out_dir, ...)`:
-
-    wer      one line, as Kaldi's compute-wer: %WER 12.34 [ 123 / 997, 10 ins, 20 del, 93 sub ]
-    cer      the same for characters: %CER ...
-    per_utt  word alignment per utterance, in Kaldi's score_kaldi_wer.sh format
-             (`<utt> ref ...`, `<utt> hyp ...`, `<utt> op C S D I`, `<utt> #csid 3 1 0 1`; *** = nothing)
-    per_spk  per-speaker table of WER and CER counts, with a Sum row
-    ref.trn, hyp.trn   sclite trn files: every reference utterance appears in both
-             (a missing hypothesis is written empty), so sclite gives the same totals:
-             sclite -r ref.trn trn -h hyp.trn trn -i rm -s -o sum stdout
+`score(refs, hyps)` aligns every pair the way `sclite -r ref.trn trn -h hyp.trn trn -i rm`
+does (asr/align.py: weights sub 4, ins 3, del 3; sclite's tie-breaking) and counts
+Corr/Sub/Del/Ins per utterance, per speaker and in total. `write_score_dir` writes the
+reports (asr/score_reports.py) with bootstrap intervals (asr/significance.py);
+`run_score` is `asr score REF HYP`, `run_compare` is `asr score REF --compare A B`.
+Files are read by asr/transcripts.py.
 
 Conventions:
-- Tokens are whitespace-separated words. CER counts non-whitespace characters (Unicode code
-  points, no normalisation): spaces are dropped before aligning, so word-boundary errors
-  only show in WER. (ESPnet2's asr.sh counts spaces as `<space>` tokens; numbers differ.)
-- Scoring is case-sensitive, like Kaldi. sclite is case-insensitive unless given `-s`.
-- A reference with no hypothesis is scored as all deletions (sclite silently skips it).
-  A hypothesis with no reference is an error unless `ignore_extra=True`.
-- The speaker of an utterance is utt2spk[utt], else the id up to its first '-'.
-  sclite's `-i rm` takes the id up to the first '-' *or* '_' (and files an id with neither
-  under the previous speaker), so its per-speaker table can differ; totals do not.
-- Alignment is Levenshtein with equal costs (jiwer). sclite weights sub=4, ins=del=3, so
-  on rare pairs it reports *more* errors than the minimum edit distance
-  (ref `b b b a a a`, hyp `a a c a b b`: 5 sub here, 3 del + 3 ins in sclite).
-  `score(..., aligner=...)` takes any function with the `Aligner` signature.
+- Tokens are words separated by ASCII whitespace (as sclite and Kaldi split; a no-break
+  space is part of a word). CER (`char_level`) aligns the other characters as Unicode
+  code points: sclite `-c -e utf-8` (plain `-c` splits UTF-8 bytes). Spaces are
+  dropped, so word-boundary errors only show in WER.
+- Case-insensitive by default, like sclite, which folds A-Z only (`É` != `é`);
+  `case_sensitive=True` is sclite's `-s`. `--normalize` lowercases all letters.
+- An optional `Normalizer` (lowercase, punctuation, whitespace, a word mapping) is applied
+  to both sides first. Without it, tokens are compared as written: `don't` != `dont`,
+  `(uh)` is a word (sclite treats it the same in trn files).
+- An STM reference is paired with a CTM hypothesis by time as sclite does
+  (transcripts.stm_ctm_transcripts); its speakers are the STM speakers.
+- A reference with no hypothesis is scored as all deletions and listed in `missing`
+  (sclite silently skips it). A hypothesis with no reference is an error unless
+  `ignore_extra=True`.
+- The speaker of an utterance is utt2spk[utt], else, like sclite `-i rm`, the id up to its
+  first '-' or '_' (the whole id if it has neither; sclite then files it under the
+  speaker of the previous line).
+- sclite alternations in references (`{ a / b }`) are not supported: they raise an error
+  rather than give counts that differ from sclite's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
+import string
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import jiwer
+import numpy as np
+
+from asr.align import EPS, Alignment, edit_ops, edit_ops_counts, expand
+from asr.score_reports import (
+    format_comparison,
+    format_per_spk,
+    format_per_utt,
+    format_summary,
+    kaldi_wer_line,
+    write_reports,
+)
+from asr.significance import BootstrapCI, bootstrap_wer, paired_bootstrap
+from asr.transcripts import (
+    Normalizer,
+    ScoringError,
+    read_mapping,
+    read_ref_hyp,
+    read_transcripts,
+    speaker_of,
+    split_words,
+    split_words_many,
+    write_text,
+    write_trn,
+)
+
+__all__ = [
+    "EPS", "Alignment", "ErrorCounts", "Normalizer", "ScoreReport", "ScoreResults", "ScoringError",
+    "align_counts", "ascii_lower", "format_per_spk", "format_per_utt", "format_summary", "kaldi_wer_line",
+    "read_mapping", "read_ref_hyp", "read_transcripts", "run_compare", "run_score", "score", "speaker_of", "tokenize",
+    "write_score_dir", "write_text", "write_trn",
+]
 
 log = logging.getLogger(__name__)
 
-_TRN_ID = re.compile(r"\(([^()]*)\)\s*$")
-EPS = "***"  # stands for "no token" in alignments, as in Kaldi's per_utt and sclite's pra
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_ALTERNATION = re.compile(r"(^|\s)\{\s.*\s/\s.*\s\}(\s|$)")
 
-
-class ScoringError(ValueError):
-    """A transcript file or a ref/hyp pairing is wrong; the message says where."""
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ScoringError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the first id
-    except UnicodeDecodeError as e:
-        lineno = data[: e.start].count(b"\n") + 1
-        raise ScoringError(f"{path} line {lineno}: not valid UTF-8 (byte {data[e.start]:#04x})") from None
-    return text.split("\n")
-
-
-def read_transcripts(path: str | Path) -> dict[str, str]:
-    """Read a Kaldi `text` file (`<utt> words...`) or an sclite `trn` file (`words... (utt)`).
-
-    The format is trn when the first non-empty line ends with `(...)`; then every line must.
-    Blank lines are skipped; an utterance may have an empty transcript (`utt` or `(utt)`).
-    A trn id is kept verbatim (sclite's `spk-utt` stays `spk-utt`). Words are re-joined
-    with single spaces. Returns {utt: transcript} in file order.
-    Raises ScoringError naming the file and 1-based line for bad ids, duplicates, bad UTF-8.
-    """
-    path = Path(path)
-    out: dict[str, str] = {}
-    is_trn: bool | None = None
-    for lineno, line in enumerate(_read_lines(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {lineno}"
-        m = _TRN_ID.search(line)
-        if is_trn is None:
-            is_trn = m is not None
-        if is_trn:
-            if m is None:
-                raise ScoringError(
-                    f"{where}: no '(utt-id)' at the end of the line, but the file's first line has one "
-                    "(sclite trn format); fix this line or, for a Kaldi text file, the first line"
-                )
-            utt, words = m.group(1).strip(), line[: m.start()].split()
-            if not utt or len(utt.split()) != 1:
-                raise ScoringError(f"{where}: bad utterance id '({m.group(1)})': must be one non-empty token")
-        else:
-            utt, *words = line.split()
-        if utt in out:
-            raise ScoringError(f"{where}: duplicate utterance id '{utt}'")
-        out[utt] = " ".join(words)
-    return out
-
-
-def _write_lines(path: str | Path, lines: list[str]) -> None:
-    """Write lines atomically (temp file + rename), so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
-
-
-def write_text(path: str | Path, hyps: dict[str, str]) -> None:
-    """Write a Kaldi text file sorted by id, words joined by one space; an empty transcript is the id alone."""
-    _write_lines(path, [" ".join([u, *hyps[u].split()]) for u in sorted(hyps)])
-
-
-def write_trn(path: str | Path, hyps: dict[str, str], utt2spk: dict[str, str] | None = None) -> None:
-    """Write an sclite trn file, `words (id)` per line sorted by utterance id.
-
-    The id is the utterance id, prefixed with `<spk>-` when `utt2spk` is given and the id
-    does not already start with it (ESPnet writes `(spk-utt)`); sclite `-i rm` needs the
-    speaker before the first '-' or '_'. Our ids are `<spk>-...`, so nothing changes for them.
-    """
-    lines = []
-    for utt in sorted(hyps):
-        spk = speaker_of(utt, utt2spk) if utt2spk is not None else None
-        tid = utt if spk is None or utt.startswith(f"{spk}-") else f"{spk}-{utt}"
-        lines.append(" ".join([*hyps[utt].split(), f"({tid})"]))
-    _write_lines(path, lines)
-
-
-def speaker_of(utt: str, utt2spk: dict[str, str] | None = None) -> str:
-    """utt2spk[utt] when given, else the id up to its first '-' (the whole id if none)."""
-    if utt2spk is None:
-        return utt.split("-", 1)[0]
-    if utt not in utt2spk:
-        raise ScoringError(f"utterance '{utt}' has no speaker in utt2spk")
-    return utt2spk[utt]
+# ---------------------------------------------------------------- counts
 
 
 @dataclass
@@ -179,68 +122,99 @@ class ErrorCounts:
         return ErrorCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-# One alignment step: (op, ref token, hyp token), op in "CSDI"; the absent side is EPS.
-Alignment = list[tuple[str, str, str]]
-# Aligns many (ref tokens, hyp tokens) pairs at once; one Alignment per pair, in order.
-Aligner = Callable[[list[list[str]], list[list[str]]], list[Alignment]]
-
-_JIWER_OPS = {"equal": "C", "substitute": "S", "delete": "D", "insert": "I"}
-
-
-def align_jiwer(refs: list[list[str]], hyps: list[list[str]]) -> list[Alignment]:
-    """Minimum edit distance alignment (all costs 1) of token lists, in one jiwer batch call."""
-    if not refs:
-        return []
-    out = jiwer.process_words([" ".join(r) for r in refs], [" ".join(h) for h in hyps])
-    result = []
-    for ref, hyp, chunks in zip(refs, hyps, out.alignments):
-        steps: Alignment = []
-        for c in chunks:
-            op = _JIWER_OPS[c.type]
-            r, h = ref[c.ref_start_idx : c.ref_end_idx], hyp[c.hyp_start_idx : c.hyp_end_idx]
-            if op in "CS":
-                steps += [(op, x, y) for x, y in zip(r, h)]
-            else:  # a D chunk has no hyp tokens, an I chunk no ref tokens
-                steps += [(op, x, EPS) for x in r] + [(op, EPS, y) for y in h]
-        result.append(steps)
-    return result
-
-
 def tokenize(text: str, *, char_level: bool = False) -> list[str]:
-    """Words split on whitespace, or (char_level) the non-whitespace characters."""
-    return list("".join(text.split())) if char_level else text.split()
+    """Words split on ASCII whitespace, or (char_level) the characters other than ASCII whitespace."""
+    words = split_words(text)
+    return list("".join(words)) if char_level else words
 
 
-def counts_from_alignment(alignment: Alignment) -> ErrorCounts:
-    """Count one utterance's alignment steps (utts=1)."""
-    n = {op: 0 for op in "CSDI"}
-    for op, _, _ in alignment:
-        n[op] += 1
-    wrong = int(n["S"] + n["D"] + n["I"] > 0)
-    return ErrorCounts(n["C"], n["S"], n["D"], n["I"], utts=1, utts_wrong=wrong)
+def ascii_lower(text: str) -> str:
+    """Lowercase A-Z only: sclite's case-insensitive comparison leaves É and é different."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
-def align_counts(ref: str, hyp: str, *, char_level: bool = False, aligner: Aligner = align_jiwer) -> ErrorCounts:
-    """Error counts of one hypothesis against one reference."""
-    [alignment] = aligner([tokenize(ref, char_level=char_level)], [tokenize(hyp, char_level=char_level)])
-    return counts_from_alignment(alignment)
+def _counts_of_ops(ops: str) -> ErrorCounts:
+    c, s, d, i = ops.count("C"), ops.count("S"), ops.count("D"), ops.count("I")
+    return ErrorCounts(c, s, d, i, utts=1, utts_wrong=int(s + d + i > 0))
+
+
+def align_counts(
+    ref: str, hyp: str, *, char_level: bool = False, case_sensitive: bool = False
+) -> ErrorCounts:
+    """Error counts of one hypothesis against one reference, as sclite counts them."""
+    if not case_sensitive:
+        ref, hyp = ascii_lower(ref), ascii_lower(hyp)
+    [ops] = edit_ops([tokenize(ref, char_level=char_level)], [tokenize(hyp, char_level=char_level)])
+    return _counts_of_ops(ops)
+
+
+class _Alignments(Mapping[str, Alignment]):
+    """{utt: alignment steps}, built on access from the op strings (most callers need none)."""
+
+    def __init__(self, ops: dict[str, str], refs: dict[str, list[str]], hyps: dict[str, list[str]]):
+        self._ops, self._refs, self._hyps = ops, refs, hyps
+
+    def __getitem__(self, utt: str) -> Alignment:
+        return expand(self._ops[utt], self._refs[utt], self._hyps[utt])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ops)
+
+    def __len__(self) -> int:
+        return len(self._ops)
 
 
 @dataclass
 class ScoreReport:
-    """Scores of a set: total, per utterance and per speaker (sorted by id), plus what was unmatched."""
+    """Scores of a set: total, per utterance and per speaker (sorted by id), plus what was unmatched.
+
+    `alignments[utt]` gives (op, ref token, hyp token) steps; `ops[utt]` the same as a
+    "CSDI" string. Tokens are as compared: A-Z lowercased unless case-sensitive,
+    normalised when a Normalizer was given.
+    """
 
     char_level: bool
     total: ErrorCounts
     per_utt: dict[str, ErrorCounts]
     per_spk: dict[str, ErrorCounts]
-    alignments: dict[str, Alignment] = field(repr=False)
+    alignments: Mapping[str, Alignment] = field(repr=False)
     missing: list[str]  # references with no hypothesis, scored as all deletions
     extra: list[str]  # hypotheses with no reference, ignored (only with ignore_extra=True)
+    case_sensitive: bool = False
+    normalization: str = "none"
+    speakers: dict[str, str] = field(default_factory=dict, repr=False)  # utt -> speaker
+    ops: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
         return "CER" if self.char_level else "WER"
+
+    def utt_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(errors, reference tokens) per utterance, in per_utt order: the bootstrap's input."""
+        errs = np.fromiter((c.errors for c in self.per_utt.values()), np.int64, len(self.per_utt))
+        refs = np.fromiter((c.ref_words for c in self.per_utt.values()), np.int64, len(self.per_utt))
+        return errs, refs
+
+
+def _check_pairs(refs: dict[str, str], hyps: dict[str, str], ignore_extra: bool) -> tuple[list[str], list[str]]:
+    extra = sorted(set(hyps) - set(refs))
+    if extra and not ignore_extra:
+        shown = ", ".join(f"'{u}'" for u in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        raise ScoringError(
+            f"hypothesis for utterance '{extra[0]}' has no reference ({len(extra)} such: {shown}); "
+            "check that REF and HYP are the same set, or pass ignore_extra=True (--ignore-extra)"
+        )
+    missing = [u for u in sorted(refs) if u not in hyps]
+    if missing:
+        log.warning("%d of %d references have no hypothesis (scored as deletions): '%s'%s",
+                    len(missing), len(refs), missing[0], ", ..." if len(missing) > 1 else "")
+    for u, text in refs.items():
+        if "{" in text and _ALTERNATION.search(text):
+            raise ScoringError(
+                f"reference of utterance '{u}' has an sclite alternation '{{ ... / ... }}', which asr score "
+                "does not support; expand it or score with sclite"
+            )
+    return missing, extra
 
 
 def score(
@@ -250,98 +224,65 @@ def score(
     char_level: bool = False,
     utt2spk: dict[str, str] | None = None,
     ignore_extra: bool = False,
-    aligner: Aligner = align_jiwer,
+    case_sensitive: bool = False,
+    normalizer: Normalizer | None = None,
 ) -> ScoreReport:
-    """Score hypotheses against references; see the module docstring for the conventions.
+    """Score hypotheses against references with sclite's alignment; see the module docstring.
 
     Raises ScoringError naming the utterance when a hypothesis has no reference (unless
-    `ignore_extra`) or when `utt2spk` lacks an utterance.
+    `ignore_extra`), when `utt2spk` lacks an utterance, or for a reference alternation.
     """
-    extra = sorted(set(hyps) - set(refs))
-    if extra and not ignore_extra:
-        shown = ", ".join(f"'{u}'" for u in extra[:5]) + (", ..." if len(extra) > 5 else "")
-        raise ScoringError(
-            f"hypothesis for utterance '{extra[0]}' has no reference ({len(extra)} such: {shown}); "
-            "check that REF and HYP are the same set, or pass ignore_extra=True (--ignore-extra)"
-        )
+    missing, extra = _check_pairs(refs, hyps, ignore_extra)
     utts = sorted(refs)
-    missing = [u for u in utts if u not in hyps]
-    if missing:
-        log.warning("%d of %d references have no hypothesis (scored as deletions): '%s'%s",
-                    len(missing), len(refs), missing[0], ", ..." if len(missing) > 1 else "")
     spks = {u: speaker_of(u, utt2spk) for u in utts}
-    alignments = aligner(
-        [tokenize(refs[u], char_level=char_level) for u in utts],
-        [tokenize(hyps.get(u, ""), char_level=char_level) for u in utts],
-    )
-    per_utt = {u: counts_from_alignment(a) for u, a in zip(utts, alignments)}
-    per_spk: dict[str, ErrorCounts] = {}
-    for u in utts:
-        per_spk[spks[u]] = per_spk.get(spks[u], ErrorCounts()) + per_utt[u]
+
+    def tokens(texts: list[str]) -> list[list[str]]:
+        if normalizer is not None:
+            texts = [normalizer(t) for t in texts]
+        elif not case_sensitive:
+            blob = "\n".join(texts)  # one call instead of one per text
+            one_per_line = blob.count("\n") == len(texts) - 1
+            texts = ascii_lower(blob).split("\n") if one_per_line else list(map(ascii_lower, texts))
+        words = split_words_many(texts)
+        return [list("".join(w)) for w in words] if char_level else words
+
+    ref_list, hyp_list = tokens([refs[u] for u in utts]), tokens([hyps.get(u, "") for u in utts])
+    ops_list, counts = edit_ops_counts(ref_list, hyp_list)
+    ops = dict(zip(utts, ops_list))
+    wrong = (counts[:, 1:].sum(axis=1) > 0).astype(np.int64)
+    per_utt = {u: ErrorCounts(c, s, d, i, 1, w) for u, (c, s, d, i), w in zip(utts, counts.tolist(), wrong.tolist())}
+    spk_names = sorted(set(spks.values()))
+    spk_index = {s: k for k, s in enumerate(spk_names)}
+    rows = np.zeros((len(spk_names), 6), np.int64)
+    if utts:
+        np.add.at(rows, np.array([spk_index[spks[u]] for u in utts]), np.c_[counts, np.ones(len(utts), np.int64), wrong])
+    per_spk = {s: ErrorCounts(*row) for s, row in zip(spk_names, rows.tolist())}
     return ScoreReport(
         char_level=char_level,
-        total=sum(per_utt.values(), ErrorCounts()),
+        total=sum(per_spk.values(), ErrorCounts()),
         per_utt=per_utt,
-        per_spk=dict(sorted(per_spk.items())),
-        alignments=dict(zip(utts, alignments)),
+        per_spk=per_spk,
+        alignments=_Alignments(ops, dict(zip(utts, ref_list)), dict(zip(utts, hyp_list))),
         missing=missing,
         extra=extra,
+        case_sensitive=case_sensitive and normalizer is None,
+        normalization=normalizer.describe() if normalizer is not None else "none",
+        speakers=spks,
+        ops=ops,
     )
 
 
-def kaldi_wer_line(counts: ErrorCounts, label: str = "WER") -> str:
-    """Kaldi compute-wer's line: `%WER 12.34 [ 123 / 997, 10 ins, 20 del, 93 sub ]`."""
-    return (
-        f"%{label} {counts.wer:.2f} [ {counts.errors} / {counts.ref_words}, "
-        f"{counts.ins} ins, {counts.dele} del, {counts.sub} sub ]"
-    )
-
-
-def format_per_utt(report: ScoreReport) -> list[str]:
-    """Kaldi per_utt lines: ref, hyp and op rows (columns padded to align), then `#csid C S I D`."""
-    lines = []
-    for utt, steps in report.alignments.items():
-        widths = [max(len(r), len(h)) for _, r, h in steps]
-        for name, col in (("ref", 1), ("hyp", 2), ("op", 0)):
-            cols = " ".join(s[col].ljust(w) for s, w in zip(steps, widths))
-            lines.append(f"{utt} {name:<4} {cols}".rstrip())
-        c = report.per_utt[utt]
-        lines.append(f"{utt} #csid {c.corr} {c.sub} {c.ins} {c.dele}")
-    return lines
-
-
-def format_per_spk(*reports: ScoreReport) -> list[str]:
-    """A table with one row per speaker and report (WER, CER) and a final Sum row each."""
-    head = ["SPKR", "METRIC", "#Utt", "#Ref", "Corr", "Sub", "Del", "Ins", "Err", "%Err", "S.Err", "%S.Err"]
-    rows = []
-    for report in reports:
-        for spk, c in [*report.per_spk.items(), ("Sum", report.total)]:
-            nums = [c.utts, c.ref_words, c.corr, c.sub, c.dele, c.ins, c.errors, f"{c.wer:.2f}", c.utts_wrong]
-            rows.append([spk, report.label, *map(str, nums), f"{c.ser:.2f}"])
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def fmt(row: list[str]) -> str:  # names left-aligned, numbers right-aligned
-        return "  ".join(x.ljust(w) if i < 2 else x.rjust(w) for i, (x, w) in enumerate(zip(row, widths)))
-
-    return [fmt(head), *map(fmt, rows)]
-
-
-def format_summary(*reports: ScoreReport) -> str:
-    """Kaldi-style lines for stdout: %WER (and/or %CER), %SER, and what was scored."""
-    lines = [kaldi_wer_line(r.total, r.label) for r in reports]
-    r = reports[0]
-    lines.append(f"%SER {r.total.ser:.2f} [ {r.total.utts_wrong} / {r.total.utts} ]")
-    lines.append(f"Scored {r.total.utts} utterances, {len(r.missing)} not present in hyp (scored as deletions)"
-                 + (f", {len(r.extra)} hyps without reference ignored." if r.extra else "."))
-    return "\n".join(lines)
+# ---------------------------------------------------------------- score folders and `asr score`
 
 
 @dataclass
 class ScoreResults:
-    """Word- and character-level reports of one scoring run."""
+    """Word- and character-level reports of one scoring run, with the WER's bootstrap interval."""
 
     words: ScoreReport
     chars: ScoreReport
+    words_ci: BootstrapCI | None = None
+    chars_ci: BootstrapCI | None = None
 
 
 def write_score_dir(
@@ -350,19 +291,44 @@ def write_score_dir(
     hyps: dict[str, str],
     utt2spk: dict[str, str] | None = None,
     ignore_extra: bool = False,
+    *,
+    case_sensitive: bool = False,
+    normalizer: Normalizer | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    names: tuple[str, str] = ("ref", "hyp"),
 ) -> ScoreResults:
-    """Score words and characters and write wer, cer, per_utt, per_spk, ref.trn, hyp.trn into out_dir."""
+    """Score words and characters and write the reports into out_dir (see asr/score_reports.py):
+
+    wer, cer (Kaldi lines), per_utt (Kaldi alignments), per_spk, sum and rsum (sclite's
+    speaker tables, percentages and counts), pra (alignments), dtl (confusion pairs,
+    insertions, deletions), score.json (all counts), and ref.trn, hyp.trn (every reference
+    utterance in both, a missing hypothesis written empty, normalised text when a
+    Normalizer is given) so that sclite reproduces the counts:
+    `sclite -r ref.trn trn -h hyp.trn trn -i rm -o sum stdout` (`-s` when case_sensitive).
+    `bootstrap` resamples give the 95% intervals (0: none); `names` label ref and hyp.
+    """
     out_dir = Path(out_dir)
-    words = score(refs, hyps, utt2spk=utt2spk, ignore_extra=ignore_extra)
-    chars = score(refs, hyps, char_level=True, utt2spk=utt2spk, ignore_extra=ignore_extra)
+    kw = dict(utt2spk=utt2spk, ignore_extra=ignore_extra, case_sensitive=case_sensitive, normalizer=normalizer)
+    words = score(refs, hyps, **kw)
+    chars = score(refs, hyps, char_level=True, **kw)
+    res = ScoreResults(words, chars)
+    if bootstrap > 0:
+        res.words_ci = bootstrap_wer(*words.utt_arrays(), reps=bootstrap, seed=seed)
+        res.chars_ci = bootstrap_wer(*chars.utt_arrays(), reps=bootstrap, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_trn(out_dir / "ref.trn", refs, utt2spk)
-    write_trn(out_dir / "hyp.trn", {u: hyps.get(u, "") for u in refs}, utt2spk)
-    _write_lines(out_dir / "per_utt", format_per_utt(words))
-    _write_lines(out_dir / "per_spk", format_per_spk(words, chars))
-    _write_lines(out_dir / "cer", [kaldi_wer_line(chars.total, "CER")])
-    _write_lines(out_dir / "wer", [kaldi_wer_line(words.total, "WER")])
-    return ScoreResults(words, chars)
+    norm = normalizer if normalizer is not None else (lambda t: t)
+    write_trn(out_dir / "ref.trn", {u: norm(t) for u, t in refs.items()}, utt2spk)
+    write_trn(out_dir / "hyp.trn", {u: norm(hyps.get(u, "")) for u in refs}, utt2spk)
+    write_reports(out_dir, res, names)
+    return res
+
+
+def _normalizer(normalize: bool, mapping_path: str | Path | None) -> Normalizer | None:
+    if not normalize and mapping_path is None:
+        return None
+    mapping = read_mapping(mapping_path) if mapping_path is not None else {}
+    return Normalizer(mapping, None if mapping_path is None else str(mapping_path))
 
 
 def run_score(
@@ -372,24 +338,72 @@ def run_score(
     char_level: bool = False,
     ignore_extra: bool = False,
     utt2spk_path: str | Path | None = None,
+    *,
+    case_sensitive: bool = False,
+    normalize: bool = False,
+    mapping_path: str | Path | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
 ) -> int:
     """What `asr score REF HYP` does: print the summary (and write out_dir); 0 on success, 1 on error.
 
-    Prints %WER, or %CER with `char_level`; both when writing `out_dir`.
+    Prints %WER, or %CER with `char_level`; both when writing `out_dir`. A mapping file
+    implies `normalize`. `bootstrap` resamples give the 95% interval (0: none).
     """
     try:
-        refs, hyps = read_transcripts(ref_path), read_transcripts(hyp_path)
-        utt2spk = None if utt2spk_path is None else read_transcripts(utt2spk_path)  # `<utt> <spk>` lines
+        refs, hyps, speakers = read_ref_hyp(ref_path, hyp_path, ignore_extra)
+        utt2spk = speakers if utt2spk_path is None else read_transcripts(utt2spk_path)  # `<utt> <spk>` lines
+        kw = dict(utt2spk=utt2spk, ignore_extra=ignore_extra, case_sensitive=case_sensitive,
+                  normalizer=_normalizer(normalize, mapping_path))
         if out_dir is not None:
-            res = write_score_dir(out_dir, refs, hyps, utt2spk, ignore_extra)
-            reports = [res.words, res.chars]
+            res = write_score_dir(out_dir, refs, hyps, **kw, bootstrap=bootstrap, seed=seed,
+                                  names=(str(ref_path), str(hyp_path)))
+            shown = [(res.words, res.words_ci), (res.chars, res.chars_ci)]
         else:
-            reports = [score(refs, hyps, char_level=char_level, utt2spk=utt2spk, ignore_extra=ignore_extra)]
+            report = score(refs, hyps, char_level=char_level, **kw)
+            shown = [(report, bootstrap_wer(*report.utt_arrays(), reps=bootstrap, seed=seed))]
     except ScoringError as e:
         print(f"asr score {ref_path} {hyp_path}: error: {e}", file=sys.stderr)
         return 1
-    print(format_summary(*reports))
+    print(format_summary(*shown))
     if out_dir is not None:
-        print(f"Wrote wer, cer, per_utt, per_spk, ref.trn, hyp.trn to {out_dir}")
+        print(f"Wrote wer, cer, sum, rsum, pra, dtl, score.json, per_utt, per_spk, ref.trn, hyp.trn to {out_dir}")
     return 0
 
+
+def run_compare(
+    ref_path: str | Path,
+    hyp_a: str | Path,
+    hyp_b: str | Path,
+    char_level: bool = False,
+    ignore_extra: bool = False,
+    utt2spk_path: str | Path | None = None,
+    *,
+    case_sensitive: bool = False,
+    normalize: bool = False,
+    mapping_path: str | Path | None = None,
+    bootstrap: int = 10000,
+    seed: int = 0,
+) -> int:
+    """What `asr score REF --compare HYP_A HYP_B` does: score both systems on every reference
+    utterance (a missing hypothesis is all deletions) and print a paired bootstrap test:
+    which is better and the p-value. 0 on success, 1 on error."""
+    try:
+        (refs, hyps_a, speakers), (_, hyps_b, _) = (read_ref_hyp(ref_path, h, ignore_extra) for h in (hyp_a, hyp_b))
+        utt2spk = speakers if utt2spk_path is None else read_transcripts(utt2spk_path)
+        kw = dict(char_level=char_level, utt2spk=utt2spk, ignore_extra=ignore_extra,
+                  case_sensitive=case_sensitive, normalizer=_normalizer(normalize, mapping_path))
+        reports = [score(refs, hyps, **kw) for hyps in (hyps_a, hyps_b)]
+        if not refs:
+            raise ScoringError(f"{ref_path}: no utterances to compare")
+        if bootstrap < 1:
+            raise ScoringError("a paired test needs --bootstrap >= 1")
+    except ScoringError as e:
+        print(f"asr score {ref_path} --compare {hyp_a} {hyp_b}: error: {e}", file=sys.stderr)
+        return 1
+    (err_a, nref), (err_b, _) = reports[0].utt_arrays(), reports[1].utt_arrays()
+    test = paired_bootstrap(err_a, err_b, nref, reps=bootstrap, seed=seed)
+    for name, path, r in zip("AB", (hyp_a, hyp_b), reports):
+        print(f"{name}: {kaldi_wer_line(r.total, r.label)}  {path}")
+    print("\n".join(format_comparison(test, [str(hyp_a), str(hyp_b)], reports[0].label)))
+    return 0
