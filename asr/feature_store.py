@@ -2,6 +2,9 @@
 
 Writes into the data dir: feats.scp (utt -> ark:offset), utt2num_frames, and the arks under
 `<data_dir>/feats/`. CMVN statistics are accumulated from stored features.
+
+A data dir with a `segments` file (asr/segments.py) is cut per utterance: each recording is
+read once per chunk of utterances and sliced at the segment's start and end.
 """
 
 from __future__ import annotations
@@ -16,23 +19,48 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr.audio import load_audio
+from asr.audio import AudioError, load_audio
 from asr.datadir import read_datadir, read_table, write_table
 from asr.features import CmvnStats, FbankConfig, compute_fbank
+from asr.segments import audio_items, read_segmented_datadir
 
 log = logging.getLogger(__name__)
 
 
-def _featurize_chunk(args: tuple[int, list[tuple[str, str]], str, FbankConfig]) -> dict[str, tuple[str, int]]:
-    """Worker: compute fbank for (utt, path) pairs into ark file number k. Returns utt -> (scp entry, frames)."""
+def cut_segment(wave: np.ndarray, sample_rate: int, start: float, end: float, utt: str, path: str) -> np.ndarray:
+    """Samples [start, end) seconds of a recording [S]; end -1 means to the end. Raises AudioError naming utt and file."""
+    first = int(round(start * sample_rate))
+    last = len(wave) if end == -1 else int(round(end * sample_rate))
+    if first >= len(wave):
+        raise AudioError(f"utt '{utt}': {path}: segment starts at {start} s, after the end of the audio "
+                         f"({len(wave) / sample_rate:.3f} s)")
+    if last > len(wave) + sample_rate // 100:  # Kaldi's extract-segments also tolerates a few ms
+        raise AudioError(f"utt '{utt}': {path}: segment ends at {end} s, after the end of the audio "
+                         f"({len(wave) / sample_rate:.3f} s)")
+    return wave[first:last]
+
+
+def _featurize_chunk(args: tuple[int, list[tuple], str, FbankConfig]) -> dict[str, tuple[str, int]]:
+    """Worker: compute fbank for (utt, path[, start, end]) items into ark file number k.
+
+    Returns utt -> (scp entry, frames). Consecutive items of one recording read it once.
+    """
     k, items, ark_dir, cfg = args
     torch.set_num_threads(1)
     ark = Path(ark_dir) / f"feats.{k}.ark"
     tmp_ark, tmp_scp = ark.with_suffix(".ark.tmp"), ark.with_suffix(".scp.tmp")
     out: dict[str, tuple[str, int]] = {}
+    loaded: tuple[str, np.ndarray] | None = None
     with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
-        for utt, path in items:
-            feats = compute_fbank(load_audio(path, cfg.sample_rate, utt=utt), cfg).numpy()
+        for item in items:
+            utt, path = item[0], item[1]
+            if len(item) == 2:
+                wave = load_audio(path, cfg.sample_rate, utt=utt)
+            else:
+                if loaded is None or loaded[0] != path:
+                    loaded = (path, load_audio(path, cfg.sample_rate, utt=utt))
+                wave = cut_segment(loaded[1], cfg.sample_rate, item[2], item[3], utt, path)
+            feats = compute_fbank(wave, cfg).numpy()
             writer(utt, feats)
             out[utt] = ("", feats.shape[0])
     # The scp written by kaldiio points at the temporary name; rewrite it for the final one.
@@ -45,16 +73,22 @@ def _featurize_chunk(args: tuple[int, list[tuple[str, str]], str, FbankConfig]) 
 
 
 def make_features(data_dir: str | Path, cfg: FbankConfig, nj: int = 1, chunk_size: int = 200) -> None:
-    """Compute features for every utterance in data_dir/wav.scp; writes feats.scp, utt2num_frames."""
+    """Compute features for every utterance in data_dir/wav.scp (or segments); writes feats.scp, utt2num_frames."""
     data_dir = Path(data_dir)
-    data = read_datadir(data_dir)
+    items: list[tuple]
+    if (data_dir / "segments").exists():
+        # Sorted by recording, then start, so a chunk reads each recording once.
+        cuts = audio_items(read_segmented_datadir(data_dir))
+        items = sorted(cuts, key=lambda it: (it[1], it[2], it[0]))
+    else:
+        data = read_datadir(data_dir)
+        items = list(data.wav_scp.items())
     ark_dir = (data_dir / "feats").resolve()
     ark_dir.mkdir(exist_ok=True)
-    items = list(data.wav_scp.items())
     chunks = [(k, items[i : i + chunk_size], str(ark_dir), cfg) for k, i in enumerate(range(0, len(items), chunk_size))]
     results: dict[str, tuple[str, int]] = {}
     bar = tqdm(total=len(items), desc=f"fbank {data_dir.name}", unit="utt")
-    if nj > 1:
+    if nj > 1 and len(chunks) > 1:  # one chunk: a worker pool would only add start-up time
         with mp.get_context("spawn").Pool(nj) as pool:
             for res in pool.imap_unordered(_featurize_chunk, chunks):
                 results.update(res)

@@ -75,3 +75,64 @@ def setup_logging(log_file: Path | None = None, verbose: bool = False) -> None:
         handlers=handlers,
         force=True,
     )
+
+
+def recipe_main(
+    doc: str,
+    recipe_dir: Path,
+    config_cls: type,
+    build_stages: Callable[..., list[Stage]],
+    argv: list[str] | None = None,
+    add_args: Callable[[argparse.ArgumentParser], None] | None = None,
+    apply_args: Callable[[object, argparse.Namespace], None] | None = None,
+    user_errors: tuple[type[Exception], ...] = (),
+) -> None:
+    """The main() of a recipe: parse the common options, load the typed config, log, run the stages.
+
+    Options: --config (relative paths resolve against recipe_dir/ when not found from the current
+    directory), --work-dir (default recipe_dir), --device, --verbose, --stage/--stop-stage/--force.
+    `build_stages(cfg, work_dir, device, command)` makes the stage table; the config needs `tag`
+    (the exp folder name) and `train.num_threads`. `add_args` adds recipe options to the parser and
+    `apply_args(cfg, args)` writes them into the loaded config. Logs to <work>/exp/<tag>/run.log.
+    An exception of a `user_errors` type (a problem with the user's data, whose message says what to
+    do) is logged and ends the program with status 1, without a traceback.
+    """
+    import shlex
+
+    import torch
+
+    from asr.config import load_yaml
+    from asr.device import pick_device, set_threads
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="conf/default.yaml",
+                        help="YAML config; relative paths resolve against the recipe folder")
+    parser.add_argument("--work-dir", default=str(recipe_dir), help="where data/ and exp/ go (default: the recipe folder)")
+    parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda[:N]'")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    if add_args is not None:
+        add_args(parser)
+    add_stage_args(parser, build_stages(config_cls(), Path("."), torch.device("cpu"), ""))
+    args = parser.parse_args(argv)
+
+    config_path = Path(args.config)
+    if not config_path.is_absolute() and not config_path.exists():
+        config_path = recipe_dir / config_path
+    cfg = load_yaml(config_cls, config_path)
+    if apply_args is not None:
+        apply_args(cfg, args)
+    work = Path(args.work_dir).resolve()
+    exp = work / "exp" / cfg.tag
+    setup_logging(exp / "run.log", args.verbose)
+    set_threads(cfg.train.num_threads)
+    device = pick_device(args.device)
+    words = sys.argv if argv is None else [str(recipe_dir / "run.py"), *argv]
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *words])
+    log.info("config %s, work dir %s, device %s", config_path, work, device)
+    t0 = time.time()
+    try:
+        run_stages(build_stages(cfg, work, device, command), exp / ".stages", args.stage, args.stop_stage, args.force)
+    except user_errors as e:
+        log.error("%s", e)
+        sys.exit(1)
+    log.info("finished in %.1f s", time.time() - t0)

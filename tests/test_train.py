@@ -218,3 +218,17 @@ def test_resume_after_kill_in_dev_evaluation_keeps_epoch_train_loss(tmp_path, se
     _run(sets, exp, cfg)
     [entry] = load_state(exp / "last.pt")["history"]
     assert entry["train_loss"] > 0
+
+
+def test_data_parallel_processes_match_one_process(tmp_path, sets):
+    """Two processes that split each batch and sum gradients train exactly like one process."""
+    histories = {}
+    for procs in (1, 2):
+        exp = tmp_path / f"exp{procs}"
+        exp.mkdir()
+        _run(sets, exp, _cfg(2, num_procs=procs, specaug=SpecAugConfig(enabled=False)))
+        histories[procs] = load_state(exp / "last.pt")["history"]
+        assert "epoch 2: train loss" in (exp / "train.log").read_text()
+    for a, b in zip(histories[1], histories[2]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["dev_loss"] == pytest.approx(b["dev_loss"], rel=1e-4)

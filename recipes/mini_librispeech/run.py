@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""mini_librispeech: BiLSTM-CTC on Mini LibriSpeech (OpenSLR 31: train-clean-5, dev-clean-2), as Kaldi's recipe uses it.
+
+Stages (files each one reads -> writes, under --work-dir):
+  0 prepare   corpus/LibriSpeech/{train-clean-5,dev-clean-2} (downloaded when corpus.download) -> data/local/,
+              data/train = train_clean_5, data/dev = dev_clean_2
+  1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
+  2 tokens    data/{train,dev}/text -> data/lang/tokens.txt; with tokens.unit bpe: data/lang/bpe.model too
+  3 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
+  4 decode    exp/<tag>/model.pt, data/<decode set> -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn}
+  5 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
+
+Usage: python recipes/mini_librispeech/run.py [--config conf/default.yaml] [--corpus-dir DIR] [--stage N] [--stop-stage M]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from asr.recipe import Stage, recipe_main
+from asr.stages import ModelStagesConfig, model_stages
+from data_prep.common import CorpusConfig, PrepError, SetSpec, corpus_dir_option
+from data_prep.librispeech import prepare_librispeech_sets
+
+RECIPE_DIR = Path(__file__).resolve().parent
+
+
+def mini_corpus() -> CorpusConfig:
+    """Kaldi's mini_librispeech: train on train-clean-5, test on dev-clean-2 (here also the dev set)."""
+    return CorpusConfig(download=True, sets=[SetSpec("train", ["train_clean_5"]), SetSpec("dev", ["dev_clean_2"])])
+
+
+@dataclass
+class RecipeConfig(ModelStagesConfig):
+    corpus: CorpusConfig = field(default_factory=mini_corpus)
+    decode_sets: list[str] = field(default_factory=lambda: ["dev"])
+
+
+def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: str) -> list[Stage]:
+    c = cfg.corpus
+
+    def prepare() -> None:
+        prepare_librispeech_sets(work / c.corpus_dir, work / "data", c.sets, c.download, c.max_bad_fraction, cfg.nj)
+
+    return [Stage(0, "prepare", prepare), *model_stages(cfg, work, device, command)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    corpus_args = corpus_dir_option("--corpus-dir", "folder holding LibriSpeech/ (overrides corpus.corpus_dir)")
+    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *corpus_args, user_errors=(PrepError,))
+
+
+if __name__ == "__main__":
+    main()

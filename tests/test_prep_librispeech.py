@@ -1,0 +1,94 @@
+"""Tests for data_prep/librispeech.py on fixtures with LibriSpeech's and Mini LibriSpeech's layout."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from asr.datadir import read_datadir
+from data_prep.common import PrepError
+from data_prep.librispeech import FULL_SUBSETS, main, prepare_librispeech
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_all_seven_subsets(tmp_path):
+    reports = prepare_librispeech(FIXTURES / "librispeech", tmp_path)
+    assert sorted(reports) == sorted(s.replace("-", "_") for s in FULL_SUBSETS)
+    for name, report in reports.items():
+        assert report.kept == 2 and not report.bad_items
+        data = read_datadir(tmp_path / name)
+        for utt in data.utts:
+            spk, chapter, _ = utt.split("-")
+            assert data.utt2spk[utt] == spk
+            assert Path(data.wav_scp[utt]).is_absolute()
+            assert Path(data.wav_scp[utt]).name == f"{utt}.flac" and Path(data.wav_scp[utt]).parent.name == chapter
+    dev = read_datadir(tmp_path / "dev_clean")
+    assert dev.text == {"1272-128104-0000": "a man said to the universe", "1272-128104-0001": "the wind was cold and grey"}
+    assert dev.spk2utt == {"1272": ["1272-128104-0000", "1272-128104-0001"]}
+    assert read_datadir(tmp_path / "train_clean_360").text["100-121669-0001"] == "she didn't know what to say"
+
+
+def test_mini_librispeech_subsets_and_corpus_dir_forms(tmp_path):
+    reports = prepare_librispeech(FIXTURES / "mini_librispeech" / "LibriSpeech", tmp_path)  # the LibriSpeech folder itself
+    assert sorted(reports) == ["dev_clean_2", "train_clean_5"]
+    assert read_datadir(tmp_path / "train_clean_5").utts == ["19-198-0000", "19-198-0001"]
+
+
+def test_unknown_or_absent_subset(tmp_path):
+    with pytest.raises(PrepError, match="unknown LibriSpeech subset 'train-clean-1000'"):
+        prepare_librispeech(FIXTURES / "librispeech", tmp_path, ["train-clean-1000"])
+    with pytest.raises(PrepError, match="train-clean-5: subset not found"):
+        prepare_librispeech(FIXTURES / "librispeech", tmp_path, ["train-clean-5"])
+    with pytest.raises(PrepError, match="no LibriSpeech subset folder"):
+        prepare_librispeech(tmp_path, tmp_path / "out")
+
+
+def _damaged_copy(tmp_path) -> Path:
+    """dev-clean with one chapter more, and every kind of bad item."""
+    root = tmp_path / "corpus" / "LibriSpeech"
+    shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / "dev-clean", root / "dev-clean")
+    chap = root / "dev-clean" / "1272" / "128104"
+    for i in range(2, 12):  # ten more good utterances
+        shutil.copy(chap / "1272-128104-0000.flac", chap / f"1272-128104-{i:04d}.flac")
+    lines = (chap / "1272-128104.trans.txt").read_text().splitlines()
+    lines += [f"1272-128104-{i:04d} WORDS OF LINE {chr(63 + i)}" for i in range(2, 12)]
+    shutil.copy(chap / "1272-128104-0000.flac", chap / "1272-128104-0020.flac")  # audio, no transcript line
+    lines.append("1272-128104-0021 NO AUDIO FOR THIS ONE")  # transcript, no audio
+    (chap / "1272-128104-0022.flac").write_bytes(b"fLaC but not really")  # unreadable
+    lines.append("1272-128104-0022 UNREADABLE AUDIO")
+    shutil.copy(chap / "1272-128104-0000.flac", chap / "1272-128104-0023.flac")
+    lines.append("1272-128104-0023")  # empty transcript
+    lines.append("1272-128104-0002 A SECOND LINE FOR TWO")  # id collision
+    (chap / "1272-128104.trans.txt").write_text("\n".join(lines) + "\n")
+    other = root / "dev-clean" / "1272" / "999"
+    other.mkdir()
+    shutil.copy(chap / "1272-128104-0000.flac", other / "1272-999-0000.flac")  # chapter without trans.txt
+    return tmp_path / "corpus"
+
+
+def test_bad_items_are_reported_with_paths_and_counted(tmp_path):
+    corpus = _damaged_copy(tmp_path)
+    report = prepare_librispeech(corpus, tmp_path / "out", max_bad_fraction=0.5)["dev_clean"]
+    assert report.kept == 12
+    assert report.bad_counts() == {"no-transcript": 1, "missing-audio": 1, "unreadable-audio": 1,
+                                   "empty-transcript": 1, "id-collision": 1, "missing-transcript": 1}
+    log = (tmp_path / "out" / "dev_clean" / "prepare.log").read_text()
+    chap = corpus / "LibriSpeech" / "dev-clean" / "1272" / "128104"
+    assert f"no-transcript\t{chap / '1272-128104-0020.flac'}\t1272-128104-0020\tno line for" in log
+    assert f"missing-audio\t{chap / '1272-128104-0021.flac'}\t1272-128104-0021\t" in log
+    assert f"missing-transcript\t{corpus / 'LibriSpeech/dev-clean/1272/999/1272-999-0000.flac'}" in log
+    assert "# kept 12 of 18 utterances; bad 6 (33.3%, limit 50.0%)" in log
+    assert len(read_datadir(tmp_path / "out" / "dev_clean").utts) == 12
+
+
+def test_too_many_bad_items_stop_the_cli_with_a_message(tmp_path, capsys):
+    corpus = _damaged_copy(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main([str(corpus), str(tmp_path / "out")])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert "dev_clean: kept 12 of 18 utterances" in err and "more than max_bad_fraction=0.05" in err
+    assert str(tmp_path / "out" / "dev_clean" / "prepare.log") in err
