@@ -142,19 +142,19 @@ def _sync_grads(params: list[torch.nn.Parameter]) -> None:
 
 
 def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
-    """Rank 0 logs to exp_dir/train.log (and, in a spawned worker, to stderr)."""
+    """Rank 0 writes this module's INFO messages to exp_dir/train.log (and, in a spawned worker, to stderr)."""
     if rank != 0:
-        logging.getLogger().setLevel(logging.WARNING)
         return None
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    if world > 1:  # a spawned process starts with no logging configuration
+    if world > 1 and not logging.getLogger().handlers:  # a spawned process starts unconfigured
         stream = logging.StreamHandler()
         stream.setFormatter(fmt)
         logging.getLogger().addHandler(stream)
         logging.getLogger().setLevel(logging.INFO)
     handler = logging.FileHandler(exp_dir / "train.log")
     handler.setFormatter(fmt)
-    logging.getLogger().addHandler(handler)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)  # train.log is complete whatever the caller's logging level
     return handler
 
 
@@ -212,7 +212,7 @@ def _train_worker(
         _train_loop(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
     finally:
         if handler is not None:
-            logging.getLogger().removeHandler(handler)
+            log.removeHandler(handler)
             handler.close()
         if world > 1:
             dist.destroy_process_group()
