@@ -79,6 +79,7 @@ class SynthConfig:
     pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
     peak_db_range: tuple[float, float] = (-20.0, -1.0)  # random gain: peak level in dBFS
     noise_prob: float = 0.5  # probability of additive white/pink/brown noise
+    noise_splits: list[str] = field(default_factory=lambda: ["train"])  # splits that get additive noise (augmentation)
     noise_colors: list[str] = field(default_factory=lambda: ["white", "pink", "brown"])  # drawn uniformly
     snr_db_range: tuple[float, float] = (10.0, 35.0)  # speech-to-noise ratio when noise is added, dB
     noise_floor_dbfs: float = -70.0  # white floor (RMS, dBFS) in every utterance: no digital silence
@@ -175,14 +176,15 @@ def coloured_noise(num_samples: int, color: str, rng: np.random.Generator) -> np
     return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
 
 
-def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:
+def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig, noisy: bool = True) -> np.ndarray:
     """Pad, add noise at a random SNR (with probability noise_prob), set a random peak, add the floor.
 
     wave: [S] at 16 kHz. Returns float32 [S + padding] in [-1, 1]. The draws happen in a
-    fixed order, so the result depends only on `wave` and the state of `rng`.
+    fixed order, so the result depends only on `wave` and the state of `rng`. With noisy=False
+    (a split outside cfg.noise_splits) no additive noise is mixed in; the floor still is.
     """
     lead, trail = (int(rng.uniform(*cfg.pad_range_s) * SAMPLE_RATE) for _ in range(2))
-    add_noise = rng.uniform() < cfg.noise_prob
+    add_noise = rng.uniform() < cfg.noise_prob and noisy
     color = cfg.noise_colors[int(rng.integers(len(cfg.noise_colors)))]
     snr_db = rng.uniform(*cfg.snr_db_range)
     peak_db = rng.uniform(*cfg.peak_db_range)
@@ -250,7 +252,7 @@ def synthesize_utterance(plan: UttPlan, cfg: SynthConfig) -> float:
         wave = synthesize(plan.text, plan.voice, rate, pitch)
     except TTSError as e:
         raise TTSError(f"utt '{plan.utt}': {e}") from None
-    wave = augment(wave, rng, cfg)
+    wave = augment(wave, rng, cfg, noisy=plan.split in cfg.noise_splits)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.flac")  # a partial file never has the final name
     write_audio(tmp, wave, SAMPLE_RATE)
