@@ -1,13 +1,14 @@
 """Load a self-contained model directory and transcribe audio.
 
-    rec = load_model("exp/synth_en")
+    rec = load_model("exp/synth_en")                 # decoder: the directory's decoder.yaml, else greedy
     rec.transcribe_file("a.wav").text
+    rec = load_model("exp/synth_en", decoder=decoder_config("exp/synth_en", kind="beam"))
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 from asr.audio import load_audio
 from asr.batching import pad_features
 from asr.checkpoint import load_state, read_model_config
-from asr.decode import Hypothesis, greedy_decode
+from asr.decode import Hypothesis
+from asr.decoders import DECODER_KINDS, Decoder, DecoderConfig, DecoderError, build_decoder, read_decoder_config
 from asr.device import pick_device
 from asr.features import FbankConfig, compute_fbank
 from asr.model import BiLSTMCTC, ModelConfig
@@ -32,16 +34,26 @@ class Recognizer:
     model_cfg: ModelConfig
     fbank_cfg: FbankConfig
     device: torch.device
+    decoder_cfg: DecoderConfig = field(default_factory=DecoderConfig)  # greedy unless told otherwise
+    model_dir: Path | None = None  # relative LM/lexicon paths in decoder_cfg resolve against it
+    _decoder: Decoder | None = field(default=None, repr=False)
+
+    @property
+    def decoder(self) -> Decoder:
+        """Built on first use (an LM decoder reads its ARPA and lexicon then, and may raise LMError)."""
+        if self._decoder is None:
+            self._decoder = build_decoder(self.decoder_cfg, self.tokens, self.model_dir)
+        return self._decoder
 
     @torch.inference_mode()
     def transcribe_waves(self, waves: list[np.ndarray]) -> list[Hypothesis]:
-        """Greedy-decode mono waveforms [S_i] at fbank_cfg.sample_rate (one batch)."""
+        """Decode mono waveforms [S_i] at fbank_cfg.sample_rate (one batch) with self.decoder."""
         feats = [compute_fbank(w, self.fbank_cfg) for w in waves]
         empty = [i for i, f in enumerate(feats) if f.shape[0] == 0]
         nonempty = [f if f.shape[0] > 0 else torch.zeros(1, self.fbank_cfg.num_mel_bins) for f in feats]
         x, lengths = pad_features(nonempty)
         log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
-        hyps = greedy_decode(log_probs.float().cpu(), out_lengths.cpu(), self.tokens)
+        hyps = self.decoder.decode(log_probs.float().cpu(), out_lengths.cpu())
         for i in empty:  # shorter than one analysis window: nothing to recognise
             hyps[i] = Hypothesis("", [], 0.0, [])
         return hyps
@@ -51,8 +63,42 @@ class Recognizer:
         return self.transcribe_waves([load_audio(path, self.fbank_cfg.sample_rate)])[0]
 
 
-def load_model(model_dir: str | Path, device: str | None = "auto") -> Recognizer:
-    """Load config.yaml, tokens.txt and model.pt from a model directory (weights_only)."""
+def decoder_config(
+    model_dir: str | Path,
+    kind: str | None = None,
+    lm: str | Path | None = None,
+    lexicon: str | Path | None = None,
+    no_lexicon: bool = False,
+    **overrides,
+) -> DecoderConfig:
+    """The model directory's decoder.yaml (else greedy), changed by what is given.
+
+    `lm` or `lexicon` without `kind` mean kind='lm'; `no_lexicon` decodes lexicon-free.
+    `overrides` set other DecoderConfig fields (None values are ignored). Given paths are
+    taken relative to the current directory; those in decoder.yaml to the model directory.
+    """
+    cfg = read_decoder_config(model_dir) or DecoderConfig()
+    if kind is None and (lm or lexicon or no_lexicon):
+        kind = "lm"
+    if kind is not None:
+        if kind not in DECODER_KINDS:
+            raise DecoderError(f"unknown decoder {kind!r}; choose one of {', '.join(DECODER_KINDS)}")
+        cfg = replace(cfg, kind=kind)
+    if lm:
+        cfg = replace(cfg, lm=str(Path(lm).resolve()))
+    if lexicon:
+        cfg = replace(cfg, lexicon=str(Path(lexicon).resolve()))
+    if no_lexicon:
+        cfg = replace(cfg, lexicon=None)
+    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_model(model_dir: str | Path, device: str | None = "auto", decoder: DecoderConfig | None = None) -> Recognizer:
+    """Load config.yaml, tokens.txt and model.pt from a model directory (weights_only).
+
+    `decoder` None: the directory's decoder.yaml when there is one (written by the recipe's
+    LM tuning stage), else greedy.
+    """
     model_dir = Path(model_dir)
     model_cfg, fbank_cfg = read_model_config(model_dir)
     tokens = read_tokens(model_dir / "tokens.txt")
@@ -63,4 +109,6 @@ def load_model(model_dir: str | Path, device: str | None = "auto") -> Recognizer
     model = BiLSTMCTC(model_cfg)
     model.load_state_dict(load_state(weights))
     model.to(dev).eval()
-    return Recognizer(model, tokens, model_cfg, fbank_cfg, dev)
+    if decoder is None:
+        decoder = read_decoder_config(model_dir) or DecoderConfig()
+    return Recognizer(model, tokens, model_cfg, fbank_cfg, dev, decoder, model_dir)

@@ -43,6 +43,16 @@ def _training_summary(exp_dir: Path) -> list[str]:
     return lines
 
 
+def _group_counts(r: ScoreResults, keep) -> tuple:
+    """Summed (word, char) counts of the speakers `keep` accepts, or None when there are none."""
+    spks = [s for s in r.words.per_spk if keep(s)]
+    if not spks:
+        return None
+    w = sum((r.words.per_spk[s] for s in spks), type(r.words.total)())
+    c = sum((r.chars.per_spk[s] for s in spks), type(r.chars.total)())
+    return spks, w, c
+
+
 def write_results(
     path: Path,
     sets: dict[str, tuple[Path, Path]],
@@ -50,36 +60,74 @@ def write_results(
     heldout_speakers: list[str],
     stage_times: dict[str, float],
     command: str,
+    decoders: dict[str, dict[str, Path]] | None = None,
+    decoding_notes: list[str] | None = None,
 ) -> dict[str, ScoreResults]:
-    """Score each set {name: (data_dir, decode_dir)} and write RESULTS.md; returns the scores."""
-    results = {name: score_decode_dir(d, dec) for name, (d, dec) in sets.items()}
+    """Score each set {name: (data_dir, decode_dir)} and write RESULTS.md; returns the scores.
+
+    `decoders` {label: {set: decode_dir}} scores more decoders on the same sets; the first
+    label names `sets`' own decode dirs (e.g. {'greedy': ..., 'beam': ..., 'beam+LM': ...}).
+    Their error rates then stand side by side, per set and per voice, followed by
+    `decoding_notes` (e.g. the LM weight and word score chosen on dev).
+    """
+    labels = list(decoders) if decoders else ["greedy"]
+    dirs = {labels[0]: {n: dec for n, (_, dec) in sets.items()}, **{k: v for k, v in (decoders or {}).items() if k != labels[0]}}
+    scores = {lab: {n: score_decode_dir(sets[n][0], dirs[lab][n]) for n in sets} for lab in labels}
+    results = scores[labels[0]]
     heldout = set(heldout_speakers)
     out = [f"# Results: {exp_dir.name}", ""]
     out.append(f"- Date: {datetime.date.today().isoformat()}; host: {platform.machine()}, "
                f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}")
     out.append(f"- Command: `{command}`")
     out += _training_summary(exp_dir)
-    out += ["", "## Greedy CTC decoding", "", "| set | voices | #utts | #words | WER % | CER % | Kaldi line |", "|---|---|---|---|---|---|---|"]
+    groups = [("all", lambda s: True), ("seen in training", lambda s: s not in heldout), ("held out (unseen)", lambda s: s in heldout)]
+    if len(labels) == 1:
+        out += ["", "## Greedy CTC decoding", "", "| set | voices | #utts | #words | WER % | CER % | Kaldi line |", "|---|---|---|---|---|---|---|"]
+    else:
+        head = " | ".join(f"{lab} WER %" for lab in labels) + " | " + " | ".join(f"{lab} CER %" for lab in labels)
+        out += ["", "## Error rates by decoder", "", f"| set | voices | #utts | #words | {head} |", "|---" * (4 + 2 * len(labels)) + "|"]
     for name, r in results.items():
-        groups = [("all", lambda s: True), ("seen in training", lambda s: s not in heldout), ("held out (unseen)", lambda s: s in heldout)]
         for label, keep in groups:
-            spks = [s for s in r.words.per_spk if keep(s)]
-            if not spks or (label != "all" and len(spks) == len(r.words.per_spk)):
+            found = _group_counts(r, keep)
+            if found is None or (label != "all" and len(found[0]) == len(r.words.per_spk)):
                 continue
-            w = sum((r.words.per_spk[s] for s in spks), type(r.words.total)())
-            c = sum((r.chars.per_spk[s] for s in spks), type(r.chars.total)())
-            line = f"`{(sets[name][1] / 'wer').read_text().strip()}`" if label == "all" else ""
-            out.append(f"| {name} | {label} | {w.utts} | {w.ref_words} | {w.wer:.2f} | {c.wer:.2f} | {line} |")
+            spks, w, c = found
+            if len(labels) == 1:
+                line = f"`{(sets[name][1] / 'wer').read_text().strip()}`" if label == "all" else ""
+                out.append(f"| {name} | {label} | {w.utts} | {w.ref_words} | {w.wer:.2f} | {c.wer:.2f} | {line} |")
+                continue
+            per = [_group_counts(scores[lab][name], keep) for lab in labels]
+            cells = [f"{p[1].wer:.2f}" for p in per] + [f"{p[2].wer:.2f}" for p in per]
+            out.append(f"| {name} | {label} | {w.utts} | {w.ref_words} | " + " | ".join(cells) + " |")
+    if len(labels) > 1:
+        out += ["", "| decoder | set | Kaldi line | decode dir |", "|---|---|---|---|"]
+        for lab in labels:
+            for name in sets:
+                d = dirs[lab][name]
+                out.append(f"| {lab} | {name} | `{(d / 'wer').read_text().strip()}` | {d.name} |")
+    if decoding_notes:
+        out += ["", "## Decoding", ""] + decoding_notes
     out += ["", "## Per voice (speaker)", ""]
     names = list(results)
-    out.append("| voice | " + " | ".join(f"{n} WER % | {n} CER %" for n in names) + " |")
-    out.append("|---" * (1 + 2 * len(names)) + "|")
+    if len(labels) == 1:
+        out.append("| voice | " + " | ".join(f"{n} WER % | {n} CER %" for n in names) + " |")
+        out.append("|---" * (1 + 2 * len(names)) + "|")
+    else:
+        out.append("WER % per voice and decoder.")
+        out.append("")
+        out.append("| voice | " + " | ".join(f"{n} {lab}" for n in names for lab in labels) + " |")
+        out.append("|---" * (1 + len(names) * len(labels)) + "|")
     speakers = sorted({s for r in results.values() for s in r.words.per_spk})
     for spk in speakers:
         cells = []
         for n in names:
-            w, c = results[n].words.per_spk.get(spk), results[n].chars.per_spk.get(spk)
-            cells += [f"{w.wer:.2f}" if w else "-", f"{c.wer:.2f}" if c else "-"]
+            if len(labels) == 1:
+                w, c = results[n].words.per_spk.get(spk), results[n].chars.per_spk.get(spk)
+                cells += [f"{w.wer:.2f}" if w else "-", f"{c.wer:.2f}" if c else "-"]
+            else:
+                for lab in labels:
+                    w = scores[lab][n].words.per_spk.get(spk)
+                    cells.append(f"{w.wer:.2f}" if w else "-")
         tag = " (held out)" if spk in heldout else ""
         out.append(f"| {spk}{tag} | " + " | ".join(cells) + " |")
     if stage_times:
@@ -87,3 +135,49 @@ def write_results(
         out += [f"| {k} | {v:.0f} |" for k, v in stage_times.items()]
     path.write_text("\n".join(out) + "\n")
     return results
+
+
+def lm_decoding_notes(exp_dir: Path, lang_dir: Path, tune_set: str = "dev") -> list[str]:
+    """RESULTS.md lines on the LM decoder: the LM's perplexities, the dev grid, the chosen weights.
+
+    Reads data/lang/lm_eval.txt, exp/tune_lm_<tune_set>/wer_grid.tsv and exp/decoder.yaml (any may be absent).
+    """
+    import yaml
+
+    lines = []
+    lm_eval = lang_dir / "lm_eval.txt"
+    if lm_eval.is_file():
+        lines.append("Word LM (trained on the training transcripts only; OOV words scored as `<unk>`):")
+        lines.append("")
+        lines += [f"    {line}" for line in lm_eval.read_text().splitlines()]
+        lines.append("")
+    chosen_path = exp_dir / "decoder.yaml"
+    if chosen_path.is_file():
+        c = yaml.safe_load(chosen_path.read_text()) or {}
+        how = (f"lexicon (`{c.get('lexicon')}`) + word n-gram (`{c.get('lm')}`)" if c.get("lexicon")
+               else f"lexicon-free, word n-gram (`{c.get('lm')}`), unknown words at unk_score {c.get('unk_score')}")
+        lines.append(
+            f"- beam+LM: {how}, through torchaudio's ctc_decoder (flashlight); "
+            f"**LM weight {c.get('lm_weight')}, word insertion score {c.get('word_score')}**, chosen on {tune_set} only; "
+            f"beam {c.get('lm_beam')}, beam threshold {c.get('beam_threshold')}, tokens per frame "
+            f"{c.get('beam_size_token') or 'all'}. Stored in `{chosen_path.name}`, the default of `asr transcribe --model`."
+        )
+        lines.append(f"- beam: CTC prefix beam search without LM, beam {c.get('beam')}.")
+    grid = exp_dir / f"tune_lm_{tune_set}" / "wer_grid.tsv"
+    if grid.is_file():
+        rows = [dict(zip(grid.read_text().splitlines()[0].split("\t"), r.split("\t"))) for r in grid.read_text().splitlines()[1:] if r.strip()]
+        lex = [r for r in rows if r.get("decoder", "lexicon") == "lexicon"]
+        weights = sorted({float(r["lm_weight"]) for r in lex})
+        scores_ = sorted({float(r["word_score"]) for r in lex})
+        wer = {(float(r["lm_weight"]), float(r["word_score"])): r["wer"] for r in lex}
+        lines += ["", f"{tune_set} WER % of the lexicon decoder over the grid (rows: LM weight, columns: word insertion score):", ""]
+        lines.append("| LM weight | " + " | ".join(f"{s:g}" for s in scores_) + " |")
+        lines.append("|---" * (1 + len(scores_)) + "|")
+        for lw in weights:
+            lines.append(f"| {lw:g} | " + " | ".join(wer.get((lw, s), "-") for s in scores_) + " |")
+        free = [r for r in rows if r.get("decoder") == "lexicon-free"]
+        if free:
+            lines += ["", f"{tune_set} WER % of the lexicon-free decoder at the lexicon's best weights:", ""]
+            lines += [f"- unk_score {float(r['unk_score']):g} (LM weight {float(r['lm_weight']):g}, word score "
+                      f"{float(r['word_score']):g}): {r['wer']}" for r in free]
+    return lines

@@ -5,9 +5,12 @@ Stages (files each one reads -> writes, under --work-dir):
   0 corpus    WordNet sentences + TTS voices -> corpus/<spk>/*.flac, data/{train,dev,test}
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/train/text -> data/lang/tokens.txt
-  3 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
-  4 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn}
-  5 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
+  3 lm        data/train/text -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
+  4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
+  5 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_{greedy,beam}/{text,hyp.trn,ctm}
+  6 tune_lm   LM weight x word score grid on dev -> exp/<tag>/{decoder.yaml,lm.arpa,lexicon.txt},
+              exp/<tag>/tune_lm_dev/wer_grid.tsv, exp/<tag>/decode_<set>_lm/{text,hyp.trn,ctm}
+  7 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
 
 Usage: python recipes/synth_en/run.py [--config conf/default.yaml] [--stage N] [--stop-stage M]
 """
@@ -26,11 +29,13 @@ import torch
 
 from asr.config import load_yaml
 from asr.datadir import read_datadir
+from asr.decoders import DecoderConfig, DecodingConfig
 from asr.device import pick_device, set_threads
 from asr.features import FbankConfig
+from asr.lm import LMConfig
 from asr.model import ModelConfig
 from asr.recipe import Stage, add_stage_args, run_stages, setup_logging, stage_seconds
-from asr.stages import decode_stage, features_stage, score_stage, tokens_stage, train_stage
+from asr.stages import decode_sets_stage, features_stage, lm_stage, score_stage, tokens_stage, train_stage, tune_lm_stage
 from asr.train import TrainConfig
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
@@ -47,6 +52,8 @@ class RecipeConfig:
     features: FbankConfig = field(default_factory=FbankConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
     decode_sets: list[str] = field(default_factory=lambda: ["dev", "test"])
 
 
@@ -61,15 +68,20 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
 
     def score() -> None:
         heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
-        score_stage(data, exp, cfg.decode_sets, heldout, stage_seconds(exp / ".stages"), command)
+        decoders = {"greedy": "greedy", "beam": "beam", "beam+LM": "lm"}
+        score_stage(data, exp, cfg.decode_sets, heldout, stage_seconds(exp / ".stages"), command, decoders)
+
+    no_lm_decoders = {"greedy": DecoderConfig("greedy"), "beam": DecoderConfig("beam", beam=cfg.decoding.beam)}
 
     return [
         Stage(0, "corpus", corpus),
         Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj)),
         Stage(2, "tokens", lambda: tokens_stage(data)),
-        Stage(3, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device)),
-        Stage(4, "decode", lambda: decode_stage(data, exp, cfg.decode_sets, device)),
-        Stage(5, "score", score),
+        Stage(3, "lm", lambda: lm_stage(data, cfg.lm.order, cfg.decode_sets)),
+        Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device)),
+        Stage(5, "decode", lambda: decode_sets_stage(data, exp, cfg.decode_sets, device, no_lm_decoders)),
+        Stage(6, "tune_lm", lambda: tune_lm_stage(data, exp, cfg.decode_sets, device, cfg.decoding)),
+        Stage(7, "score", score),
     ]
 
 
