@@ -178,7 +178,8 @@ def train(
     world = cfg.num_procs if device.type == "cpu" else 1
     args = (world, exp_dir / f".ddp_init.{os.getpid()}", (model.cfg, model.state_dict()), train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
     if world > 1:
-        args[1].unlink(missing_ok=True)
+        for stale in exp_dir.glob(".ddp_init.*"):  # left by a killed run
+            stale.unlink()
         try:
             torch.multiprocessing.spawn(_train_worker, args=args, nprocs=world, join=True)
         finally:
