@@ -110,11 +110,12 @@ def main() -> None:
     emissions = compute_emissions(rec.model, feats, torch.device("cpu"))
     am_seconds = time.perf_counter() - t0
 
+    mark = {True: " *", False: ""}
     decoders = {
         "greedy": DecoderConfig("greedy"),
         f"beam (prefix, beam {chosen.beam})": DecoderConfig("beam", beam=chosen.beam),
-        f"lm (lexicon, beam {chosen.lm_beam})": chosen,
-        f"lm-free (no lexicon, beam {chosen.lm_beam})": replace(chosen, lexicon=None),
+        f"lm (lexicon, beam {chosen.lm_beam}){mark[bool(chosen.lexicon)]}": replace(chosen, lexicon=chosen.lexicon or "lexicon.txt"),
+        f"lm-free (no lexicon, beam {chosen.lm_beam}){mark[not chosen.lexicon]}": replace(chosen, lexicon=None),
     }
     skip = {"greedy": "greedy", "beam": "beam (", "lm": "lm (", "lm-free": "lm-free"}
     decoders = {k: v for k, v in decoders.items() if not any(k.startswith(skip[s]) for s in args.skip)}
@@ -124,8 +125,9 @@ def main() -> None:
           f"output frames; torch {torch.__version__}, {multiprocessing.cpu_count()} CPUs on the machine")
     print(f"- acoustic model (BiLSTM, {torch.get_num_threads()} threads): {am_seconds:.1f} s, "
           f"{audio_seconds / am_seconds:.0f}x real time (not included below)")
-    print(f"- LM decoders: lm_weight {chosen.lm_weight}, word_score {chosen.word_score}, unk_score {chosen.unk_score}, "
-          f"beam threshold {chosen.beam_threshold}, LM {chosen.lm}, lexicon {chosen.lexicon}")
+    print(f"- LM decoders (decoder.yaml; * = the one it chose on dev): lm_weight {chosen.lm_weight}, word_score "
+          f"{chosen.word_score}, unk_score {chosen.unk_score} (lexicon-free only), beam {chosen.lm_beam}, beam threshold "
+          f"{chosen.beam_threshold}, tokens per frame {chosen.beam_size_token or 'all'}, LM {chosen.lm}")
     print()
     print("| decoder | threads | seconds | utts/s | x real time | WER % |")
     print("|---|---|---|---|---|---|")
