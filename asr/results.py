@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def write_results(
     heldout = set(heldout_speakers)
     out = [f"# Results: {exp_dir.name}", ""]
     out.append(f"- Date: {datetime.date.today().isoformat()}; host: {platform.machine()}, "
-               f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}")
+               f"{os.cpu_count()} CPU cores, torch {torch.__version__}")
     out.append(f"- Command: `{command}`")
     out += _training_summary(exp_dir)
     groups = [("all", lambda s: True), ("seen in training", lambda s: s not in heldout), ("held out (unseen)", lambda s: s in heldout)]

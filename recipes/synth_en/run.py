@@ -17,31 +17,23 @@ Usage: python recipes/synth_en/run.py [--config conf/default.yaml] [--stage N] [
 
 from __future__ import annotations
 
-import argparse
-import logging
-import shlex
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from asr.config import load_yaml
 from asr.datadir import read_datadir
 from asr.decoders import DecoderConfig, DecodingConfig
-from asr.device import pick_device, set_threads
 from asr.features import FbankConfig
 from asr.lm import LMConfig
 from asr.model import ModelConfig
-from asr.recipe import Stage, add_stage_args, run_stages, setup_logging, stage_seconds
+from asr.recipe import Stage, recipe_main, stage_seconds
 from asr.stages import decode_sets_stage, features_stage, lm_stage, score_stage, tokens_stage, train_stage, tune_lm_stage
 from asr.train import TrainConfig
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
 
 RECIPE_DIR = Path(__file__).resolve().parent
-log = logging.getLogger("synth_en")
 
 
 @dataclass
@@ -86,29 +78,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="conf/default.yaml", help="YAML config; relative paths resolve against the recipe folder")
-    parser.add_argument("--work-dir", default=str(RECIPE_DIR), help="where data/, corpus/ and exp/ go (default: the recipe folder)")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda[:N]'")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
-    stages_for_help = build_stages(RecipeConfig(), Path("."), torch.device("cpu"), "")
-    add_stage_args(parser, stages_for_help)
-    args = parser.parse_args(argv)
-
-    config_path = Path(args.config)
-    if not config_path.is_absolute() and not config_path.exists():
-        config_path = RECIPE_DIR / config_path
-    cfg = load_yaml(RecipeConfig, config_path)
-    work = Path(args.work_dir).resolve()
-    exp = work / "exp" / cfg.tag
-    setup_logging(exp / "run.log", args.verbose)
-    set_threads(cfg.train.num_threads)
-    device = pick_device(args.device)
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    log.info("config %s, work dir %s, device %s", config_path, work, device)
-    t0 = time.time()
-    run_stages(build_stages(cfg, work, device, command), exp / ".stages", args.stage, args.stop_stage, args.force)
-    log.info("finished in %.1f s", time.time() - t0)
+    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv)
 
 
 if __name__ == "__main__":
