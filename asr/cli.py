@@ -14,16 +14,34 @@ from pathlib import Path
 def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "transcribe",
-        help="transcribe audio files with a trained model",
-        description="Transcribe audio files (any format soundfile reads: WAV, FLAC, OGG, MP3; any sample "
-        "rate; stereo is downmixed). Prints one line per file: the file name, a tab, then the text. "
-        "Files that cannot be read are reported on stderr, one line each; the others are still "
-        "transcribed and the exit status is 1.",
+        help="transcribe audio files, folders or a wav.scp with a trained model",
+        description="Transcribe audio of any length: any format soundfile reads (WAV, FLAC, OGG, MP3...), any "
+        "sample rate, any number of channels (downmixed). Long files are read block by block and cut in "
+        "silences, so memory stays bounded. By default prints one line per input: the file name, a tab, the "
+        "text. Inputs that cannot be read are reported on stderr, one line each naming the input and the "
+        "reason; the others are still transcribed and the exit status is 1. A summary (files, hours of audio, "
+        "errors, real-time factor) goes to stderr at the end.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
-    p.add_argument("--model", required=True, metavar="DIR", help="model directory (config.yaml, tokens.txt, model.pt), e.g. exp/synth_en")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="audio files, folders (searched recursively for audio extensions) or Kaldi wav.scp files "
+                   "(name ending in .scp; `<utt> <path>` or `<utt> <command> |` lines)")
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="model directory: one made by `asr export`, or a recipe's exp/<tag> (config.yaml, tokens.txt, model.pt)")
+    p.add_argument("--format", default="text", choices=["text", "jsonl", "kaldi", "ctm", "srt", "vtt"],
+                   help="text: `file<TAB>text`; jsonl: one JSON object per input with words, times and confidences; "
+                   "kaldi: a Kaldi `text` file (`utt words...`); ctm: `utt 1 start duration word confidence` "
+                   "(sclite-ready); srt / vtt: subtitles (default: text)")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="write one file per input here, named <utt id> plus the format's extension, instead of printing")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N' (default: auto)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch; 0 = torch's default (default: 0)")
+    p.add_argument("--batch-size", type=int, default=32, help="audio chunks per model batch (default: 32)")
+    p.add_argument("--max-chunk-seconds", type=float, default=20.0,
+                   help="longest piece of audio the model sees at once; longer files are cut in silences (default: 20)")
+    p.add_argument("--pause-seconds", type=float, default=0.3,
+                   help="a pause at least this long between two letters is a word boundary; 0 turns it off (default: 0.3)")
+    p.add_argument("--no-timestamps", action="store_true",
+                   help="skip word timings (forced alignment); jsonl then has no words, ctm/srt/vtt need timings")
     p.add_argument("--decoder", choices=["greedy", "beam", "lm"],
                    help="greedy; beam (CTC prefix beam search, no LM); lm (beam search with a word n-gram LM and, "
                    "unless --no-lexicon, a lexicon). Default: the model directory's decoder.yaml (written by the "
@@ -36,6 +54,21 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beam", type=int, help="prefix beam width for --decoder beam (default: decoder.yaml's, else 8)")
     p.add_argument("--lm-weight", type=float, help="weight of the LM's log10 probabilities (default: decoder.yaml's, else 1.0)")
     p.add_argument("--word-score", type=float, help="score added per word with --decoder lm (default: decoder.yaml's, else 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only when stderr is a terminal anyway)")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="copy what transcription needs out of an experiment directory into a self-contained model directory",
+        description="Write OUT_DIR with config.yaml, tokens.txt, cmvn.stats, model.pt (a plain state dict, loaded with "
+        "weights_only), decoder.yaml with the LM and lexicon it names (when the experiment has them) and a README.md "
+        "with the experiment's RESULTS.md and the files' SHA-256. The export is loaded back and run once before it is "
+        "moved into place. Use it with `asr transcribe --model OUT_DIR` or `asr.load_model(OUT_DIR)`.",
+    )
+    p.add_argument("exp_dir", metavar="EXP_DIR", help="experiment directory, e.g. recipes/synth_en/exp/bilstm")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="where to write the model directory")
+    p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
@@ -93,16 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_transcribe(sub)
+    _add_export(sub)
     _add_score(sub)
     _add_validate(sub)
     return parser
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from asr.audio import AudioError
+    import time
+
+    from tqdm import tqdm
+
     from asr.device import set_threads
     from asr.inference import decoder_config, load_model
+    from asr.inputs import expand_inputs
+    from asr.output_formats import EXTENSIONS, needs_timestamps, write_transcript_file, write_transcripts
+    from asr.pipeline import Pipeline, TranscribeError, TranscribeOptions
 
+    if args.no_timestamps and args.format in ("ctm", "srt", "vtt"):
+        print(f"asr transcribe: error: --format {args.format} needs word timings; drop --no-timestamps", file=sys.stderr)
+        return 2
     set_threads(args.threads)
     try:
         rec = load_model(args.model, args.device, decoder=None)
@@ -118,18 +161,54 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"asr transcribe: error: cannot set up the decoder: {e}", file=sys.stderr)
         return 2
-    failed = 0
-    for path in args.files:
-        try:
-            hyp = rec.transcribe_file(path)
-        except AudioError as e:
-            print(f"asr transcribe: error: {e}", file=sys.stderr)
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    sources, errors = expand_inputs(args.inputs)
+    for err in errors:
+        print(f"asr transcribe: error: {err.message}", file=sys.stderr)
+    opts = TranscribeOptions(
+        timestamps=needs_timestamps(args.format) and not args.no_timestamps,
+        batch_size=args.batch_size, max_chunk_seconds=args.max_chunk_seconds, pause_seconds=args.pause_seconds,
+    )
+    pipeline = Pipeline(rec, opts)
+    failed, seconds, done = len(errors), 0.0, 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(sources), unit="file", desc="transcribe", file=sys.stderr,
+               disable=True if args.no_progress else None, dynamic_ncols=True)
+    for result in pipeline.run(sources):
+        bar.update(1)
+        if isinstance(result, TranscribeError):
+            bar.clear()
+            print(f"asr transcribe: error: {result.message}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        print(f"{path}\t{hyp.text}", flush=True)
-    if failed:
-        print(f"asr transcribe: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
+        done += 1
+        seconds += result.duration
+        if out_dir is not None:
+            write_transcript_file(out_dir / f"{result.id}{EXTENSIONS[args.format]}", result, args.format)
+        else:
+            bar.clear()
+            write_transcripts(sys.stdout, [result], args.format)
+            sys.stdout.flush()
+    bar.close()
+    wall = time.perf_counter() - t0
+    rtf = wall / seconds if seconds > 0 else 0.0
+    print(f"asr transcribe: {done + failed} input(s), {done} transcribed, {failed} failed; {seconds / 3600:.3f} h of audio "
+          f"in {wall:.1f} s: real-time factor {rtf:.4f} (model loading excluded)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from asr.export import ExportError, export_model
+
+    try:
+        out = export_model(args.exp_dir, args.out_dir, force=args.force)
+    except ExportError as e:
+        print(f"asr export: error: {e}", file=sys.stderr)
+        return 1
+    print(f"asr export: wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -176,7 +255,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"transcribe": cmd_transcribe, "score": cmd_score, "validate-data-dir": cmd_validate}
+    handlers = {"transcribe": cmd_transcribe, "export": cmd_export, "score": cmd_score, "validate-data-dir": cmd_validate}
     return handlers[args.command](args)
 
 

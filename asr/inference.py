@@ -1,8 +1,13 @@
 """Load a self-contained model directory and transcribe audio.
 
-    rec = load_model("exp/synth_en")                 # decoder: the directory's decoder.yaml, else greedy
-    rec.transcribe_file("a.wav").text
-    rec = load_model("exp/synth_en", decoder=decoder_config("exp/synth_en", kind="beam"))
+    import asr
+    model = asr.load_model("exp/synth_en")           # decoder: the directory's decoder.yaml, else greedy
+    [t] = model.transcribe("a.flac")                  # Transcript: text, words (start, end, confidence), score
+    ts = model.transcribe([wave_48k, "b.wav"], sample_rate=48000, decoder="greedy", timestamps=False)
+    words = model.align(wave_16k, "the known text")  # forced alignment of a given transcript
+
+Loading reads config.yaml, tokens.txt and model.pt with `torch.load(weights_only=True)`:
+tensors and plain containers only, never arbitrary pickled objects.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import load_audio
+from asr.audio import load_audio, resample
 from asr.batching import pad_features
 from asr.checkpoint import load_state, read_model_config
 from asr.decode import Hypothesis
@@ -23,6 +28,7 @@ from asr.device import pick_device
 from asr.features import FbankConfig, compute_fbank
 from asr.model import BiLSTMCTC, ModelConfig
 from asr.tokens import TokenTable, read_tokens
+from asr.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,72 @@ class Recognizer:
     def transcribe_file(self, path: str | Path) -> Hypothesis:
         """Read any soundfile-readable file (resampled, downmixed) and decode it."""
         return self.transcribe_waves([load_audio(path, self.fbank_cfg.sample_rate)])[0]
+
+    def transcribe(
+        self,
+        inputs,
+        batch_size: int = 32,
+        decoder: str | DecoderConfig | None = None,
+        timestamps: bool = True,
+        sample_rate: int | None = None,
+        **options,
+    ) -> list[Transcript]:
+        """Transcribe files or waveforms of any length; one Transcript per input, in order.
+
+        inputs: a path, a waveform [S] or [S, C] (give `sample_rate`), an (array, rate) pair,
+        or a list of these. decoder: 'greedy', 'beam', 'lm' or a DecoderConfig (default: the
+        current one). timestamps: fill Transcript.words by forced alignment. Other keyword
+        arguments set asr.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
+        A broken input raises asr.audio.AudioError naming it.
+        """
+        from asr.audio import AudioError
+        from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
+
+        if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor)) or (
+            isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], int)
+        ):
+            inputs = [inputs]
+        sources = []
+        for i, item in enumerate(inputs):
+            if isinstance(item, (str, Path)):
+                sources.append(AudioSource.from_path(item))
+                continue
+            wave, rate = item if isinstance(item, tuple) else (item, sample_rate)
+            if rate is None:
+                raise ValueError(f"input {i} is a waveform: give its sample_rate (or pass (array, rate))")
+            wave = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
+            sources.append(AudioSource.from_array(wave, rate, id=f"array{i}"))
+        if decoder is not None:
+            self.use_decoder(decoder)
+        opts = TranscribeOptions(timestamps=timestamps, batch_size=batch_size, **options)
+        out = []
+        for result in Pipeline(self, opts).run(sources):
+            if isinstance(result, TranscribeError):
+                raise AudioError(result.message)
+            out.append(result)
+        return out
+
+    def use_decoder(self, decoder: str | DecoderConfig) -> None:
+        """Switch decoders: a kind ('greedy', 'beam', 'lm' with the directory's defaults) or a DecoderConfig."""
+        if isinstance(decoder, str):
+            decoder = decoder_config(self.model_dir, kind=decoder) if self.model_dir else DecoderConfig(kind=decoder)
+        self.decoder_cfg = decoder
+        self._decoder = None
+
+    @torch.inference_mode()
+    def align(self, wave: np.ndarray, text: str, sample_rate: int | None = None) -> list[Word]:
+        """Forced alignment of a known transcript: timed words of `text` in a mono waveform [S]."""
+        from asr.decoders import model_frame_seconds
+        from asr.timestamps import refine_with_energy, word_timings
+
+        if sample_rate is not None:
+            wave = resample(np.asarray(wave, dtype=np.float32), sample_rate, self.fbank_cfg.sample_rate)
+        feats = compute_fbank(wave, self.fbank_cfg)
+        x, lengths = pad_features([feats])
+        log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
+        frame_s = model_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.stack)
+        words = word_timings(log_probs[0, : int(out_lengths[0])].float().cpu(), self.tokens.encode(text), self.tokens, frame_s)
+        return refine_with_energy(words, wave, self.fbank_cfg.sample_rate)
 
 
 def decoder_config(

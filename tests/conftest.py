@@ -92,3 +92,21 @@ def data_dir(tmp_path) -> Path:
 def make_feature_dir():
     """The write_feature_dir(out_dir, {utt: [T, D]}) helper."""
     return write_feature_dir
+
+
+@pytest.fixture(scope="session")
+def digit_model_dir(tmp_path_factory) -> Path:
+    """A model directory of a spoken-digits model trained on espeak-ng speech (~20 s, once per session)."""
+    from digits import have_espeak, train_digit_model
+
+    if not have_espeak():
+        pytest.skip("espeak-ng is not installed (tools/install_deps.sh installs it)")
+    return train_digit_model(tmp_path_factory.mktemp("digits") / "model")
+
+
+@pytest.fixture(scope="session")
+def digit_speaker():
+    """tests/digits.py's DigitSpeaker: digit strings with known word times."""
+    from digits import DigitSpeaker
+
+    return DigitSpeaker()

@@ -1,0 +1,147 @@
+"""`asr export EXP_DIR OUT_DIR`: a model directory holding what transcription needs, and nothing else.
+
+    OUT_DIR/
+      config.yaml    model + feature config
+      tokens.txt     token table
+      cmvn.stats     global CMVN (also inside the weights as buffers), when the experiment has it
+      model.pt       inference weights: a plain state dict of tensors (torch.load(weights_only=True))
+      decoder.yaml   decoder defaults, when the experiment has them (else greedy)
+      lm.arpa, lexicon.txt   what decoder.yaml refers to, copied in and referred to by name
+      README.md      what the model is, how to use it, its RESULTS, and the files' SHA-256
+
+The directory is built in a temporary folder beside OUT_DIR, loaded back and run once, and
+only then renamed into place: a failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from asr.checkpoint import MODEL_CONFIG, load_state, read_model_config, save_atomic
+from asr.decoders import DECODER_CONFIG, read_decoder_config, write_decoder_config
+
+
+class ExportError(RuntimeError):
+    """The experiment directory cannot be exported; the message names the file."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _copy_decoder_files(exp: Path, tmp: Path) -> None:
+    cfg = read_decoder_config(exp)
+    if cfg is None:
+        return
+    changes = {}
+    for name in ("lm", "lexicon"):
+        value = getattr(cfg, name)
+        if not value:
+            continue
+        src = Path(value) if Path(value).is_absolute() else exp / value
+        if not src.is_file():
+            if cfg.kind == "lm":
+                raise ExportError(f"{exp / DECODER_CONFIG}: {name} file {src} is missing")
+            continue  # a greedy/beam decoder.yaml may name LM files that were never made
+        dest = "lm.arpa" if name == "lm" else "lexicon.txt"
+        shutil.copyfile(src, tmp / dest)
+        changes[name] = dest
+    write_decoder_config(tmp, replace(cfg, **changes))
+
+
+def _readme(exp: Path, out_name: str, files: list[Path]) -> str:
+    results = exp / "RESULTS.md"
+    lines = [
+        f"# {out_name}: a BiLSTM-CTC model exported by `asr export`",
+        "",
+        f"Exported from `{exp}`.",
+        "",
+        "```sh",
+        f"asr transcribe --model {out_name} audio.flac            # text",
+        f"asr transcribe --model {out_name} --format srt --output-dir subs/ recordings/",
+        "```",
+        "",
+        "```python",
+        "import asr",
+        f"model = asr.load_model({out_name!r})",
+        "print(model.transcribe(\"audio.flac\")[0].text)",
+        "```",
+        "",
+        "## Files",
+        "",
+        "| file | bytes | sha256 |",
+        "|---|---|---|",
+        *[f"| {p.name} | {p.stat().st_size} | {_sha256(p)} |" for p in files],
+        "",
+    ]
+    if results.is_file():
+        lines += ["## Results (the experiment's RESULTS.md)", "", results.read_text(encoding="utf-8")]
+    else:
+        lines += ["No RESULTS.md was found in the experiment directory.", ""]
+    return "\n".join(lines)
+
+
+def export_model(exp_dir: str | Path, out_dir: str | Path, force: bool = False) -> Path:
+    """Export EXP_DIR (a training or model directory) to OUT_DIR; returns OUT_DIR.
+
+    Raises ExportError when a needed file is missing or does not load, or OUT_DIR exists and
+    is not empty (unless force, which replaces it).
+    """
+    exp, out = Path(exp_dir), Path(out_dir)
+    for name in (MODEL_CONFIG, "tokens.txt", "model.pt"):
+        if not (exp / name).is_file():
+            hint = " (has training finished?)" if name == "model.pt" else ""
+            raise ExportError(f"{exp / name}: missing; {exp} is not a complete model directory{hint}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ExportError(f"{out}: exists and is not empty (use --force to replace it)")
+    if out.resolve() == exp.resolve():
+        raise ExportError(f"{out}: is the experiment directory itself")
+    tmp = out.with_name(f".{out.name}.export-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        try:
+            read_model_config(exp)
+            state = load_state(exp / "model.pt")
+        except Exception as e:  # a corrupt or foreign file: say which
+            raise ExportError(f"{exp}: cannot load the model: {e}") from None
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ExportError(f"{exp / 'model.pt'}: not a state dict of tensors")
+        save_atomic({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp / "model.pt")
+        shutil.copyfile(exp / MODEL_CONFIG, tmp / MODEL_CONFIG)
+        shutil.copyfile(exp / "tokens.txt", tmp / "tokens.txt")
+        if (exp / "cmvn.stats").is_file():
+            shutil.copyfile(exp / "cmvn.stats", tmp / "cmvn.stats")
+        _copy_decoder_files(exp, tmp)
+        _check_loads(tmp)
+        files = sorted(p for p in tmp.iterdir() if p.is_file())
+        (tmp / "README.md").write_text(_readme(exp, out.name, files), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _check_loads(model_dir: Path) -> None:
+    """Load the exported directory as a user would and run one second of silence through it."""
+    import numpy as np
+
+    from asr.inference import load_model
+
+    try:
+        rec = load_model(model_dir, device="cpu")
+        rec.decoder  # builds the LM decoder too, so a broken lm.arpa or lexicon fails here
+        rec.transcribe(np.zeros(16000, np.float32), sample_rate=16000, timestamps=False)
+    except Exception as e:
+        raise ExportError(f"the exported model does not load: {e}") from None

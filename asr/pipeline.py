@@ -1,0 +1,269 @@
+"""Transcribe inputs of any length: read, split on silence, batch, decode, time the words.
+
+    for result in iter_transcribe(recognizer, [AudioSource.from_path("a.flac"), ...]):
+        ...  # a Transcript, or a TranscribeError naming the input, in input order
+
+Memory stays bounded whatever the file length: a file is read block by block
+(`asr.audio.stream_audio`), gathered into windows of `window_seconds`, and each window is cut
+in silences into chunks of at most `max_chunk_seconds` (`asr.chunking.split_on_silence`); the
+part after a window's last cut waits for the next window. Chunks from one or many files are
+pooled (up to `pool_seconds` of audio), sorted by length and run through the model in batches
+of at most `batch_size` chunks and `max_batch_frames` padded feature frames. A chunk's words
+are offset by its start, and a file's text is its chunks' texts joined in order.
+
+Pauses: a character model trained on continuous speech may not emit a word boundary across
+a long pause; `pause_seconds` puts one wherever two tokens are that far apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.audio import AudioError, resample, stream_audio
+from asr.batching import pad_features
+from asr.chunking import split_on_silence
+from asr.decode import Hypothesis
+from asr.decoders import model_frame_seconds
+from asr.features import compute_fbank
+from asr.timestamps import refine_with_energy, word_timings
+from asr.tokens import TokenTable
+from asr.transcript import Transcript, Word
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TranscribeOptions:
+    timestamps: bool = True  # word start/end/confidence by forced alignment
+    batch_size: int = 32  # chunks per model batch
+    max_batch_frames: int = 100_000  # padded feature frames per model batch (~17 min of audio)
+    max_chunk_seconds: float = 20.0  # longest piece the model sees at once
+    window_seconds: float = 300.0  # a long file is read and split this much at a time
+    pool_seconds: float = 600.0  # audio gathered (across files) before sorting into batches
+    pause_seconds: float = 0.3  # a pause this long between two tokens is a word boundary (0 = off)
+
+
+@dataclass
+class AudioSource:
+    """One input: a file, or a waveform in memory."""
+
+    id: str
+    source: str  # what messages and the text format call it: the path as given, or "<array N>"
+    path: Path | None = None
+    wave: np.ndarray | None = None  # [S] or [S, C] samples, with sample_rate
+    sample_rate: int = 16000
+    command: str | None = None  # a wav.scp pipe: a shell command whose output is an audio file
+
+    @classmethod
+    def from_path(cls, path: str | Path, id: str | None = None) -> "AudioSource":
+        p = Path(path)
+        return cls(id or utt_id_for(p), str(path), path=p)
+
+    @classmethod
+    def from_array(cls, wave: np.ndarray, sample_rate: int, id: str) -> "AudioSource":
+        return cls(id, f"<array {id}>", wave=np.asarray(wave), sample_rate=int(sample_rate))
+
+
+@dataclass
+class TranscribeError:
+    id: str
+    source: str
+    message: str  # one line naming the input and the reason
+
+
+def utt_id_for(path: Path) -> str:
+    """A Kaldi-safe id from a file name: its stem with whitespace replaced by '_'."""
+    return "_".join(path.stem.split()) or "_"
+
+
+@dataclass
+class _FileState:
+    src: AudioSource
+    samples: int = 0  # read so far (at the model's rate)
+    chunks: int = 0  # made so far
+    done_reading: bool = False
+    error: str | None = None
+    results: dict[int, tuple[float, Hypothesis, list[Word]]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.error is not None or (self.done_reading and len(self.results) == self.chunks)
+
+
+def _run_command(src: AudioSource) -> tuple[np.ndarray, int]:
+    """Run a wav.scp pipe command and decode its standard output -> (samples [S, C], rate)."""
+    import io
+    import subprocess
+
+    import soundfile as sf
+
+    proc = subprocess.run(src.command, shell=True, capture_output=True)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioError(f"utt '{src.id}': command failed (exit {proc.returncode}): {src.command}"
+                         + (f": {err[-1]}" if err else ""))
+    try:
+        data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"utt '{src.id}': cannot decode the output of {src.command!r} ({e})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"utt '{src.id}': the output of {src.command!r} has no samples")
+    return data, rate
+
+
+def _mono_blocks(src: AudioSource, sample_rate: int) -> Iterator[np.ndarray]:
+    if src.command is not None:
+        data, rate = _run_command(src)
+        src = AudioSource(src.id, src.source, wave=data, sample_rate=rate)
+    if src.wave is None:
+        yield from stream_audio(src.path, sample_rate, utt=src.id)
+        return
+    wave = src.wave.astype(np.float32, copy=False)
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1)
+    if wave.ndim != 1:
+        raise AudioError(f"{src.source}: expected samples [S] or [S, channels], got shape {src.wave.shape}")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{src.source}: audio contains NaN or Inf samples")
+    yield resample(np.ascontiguousarray(wave), src.sample_rate, sample_rate)
+
+
+def _chunks(src: AudioSource, sample_rate: int, opts: TranscribeOptions, state: _FileState) -> Iterator[tuple[int, np.ndarray]]:
+    """(start sample, chunk [S]) of one input, in order; `state.samples` counts what was read."""
+    window = int(opts.window_seconds * sample_rate)
+    buf, buf_start = np.zeros(0, np.float32), 0
+    for block in _mono_blocks(src, sample_rate):
+        state.samples += len(block)
+        buf = np.concatenate([buf, block]) if len(buf) else block
+        if len(buf) >= window:
+            cuts = split_on_silence(buf, sample_rate, max_seconds=opts.max_chunk_seconds)
+            for s, e in cuts[:-1]:
+                yield buf_start + s, buf[s:e]
+            keep = cuts[-1][0]
+            buf_start += keep
+            buf = buf[keep:].copy()
+    if len(buf):
+        for s, e in split_on_silence(buf, sample_rate, max_seconds=opts.max_chunk_seconds):
+            yield buf_start + s, buf[s:e]
+
+
+def split_pauses(hyp: Hypothesis, tokens: TokenTable, min_gap_frames: int) -> Hypothesis:
+    """Insert word boundaries between tokens that are at least `min_gap_frames` output frames apart."""
+    if tokens.unit != "char" or min_gap_frames <= 0 or len(hyp.timesteps) != len(hyp.tokens):
+        return hyp
+    sep = tokens.word_sep_id
+    toks, steps = [], []
+    for i, (tok, t) in enumerate(zip(hyp.tokens, hyp.timesteps)):
+        if i and tok != sep and toks[-1] != sep and t - steps[-1] >= min_gap_frames:
+            toks.append(sep)
+            steps.append(steps[-1] + min_gap_frames // 2)
+        toks.append(tok)
+        steps.append(t)
+    if len(toks) == len(hyp.tokens):
+        return hyp
+    return Hypothesis(tokens.decode(toks), toks, hyp.score, steps)
+
+
+class Pipeline:
+    """Runs a Recognizer over AudioSources (see the module docstring)."""
+
+    def __init__(self, recognizer, opts: TranscribeOptions | None = None) -> None:
+        self.rec = recognizer
+        self.opts = opts or TranscribeOptions()
+        self.sample_rate = recognizer.fbank_cfg.sample_rate
+        self.frame_seconds = model_frame_seconds(recognizer.fbank_cfg.frame_shift_ms, recognizer.model_cfg.stack)
+        self.model_seconds = 0.0  # time spent in features + model + decoding (for reports)
+
+    @torch.inference_mode()
+    def _run_batch(self, items: list[tuple[_FileState, int, int, np.ndarray]]) -> None:
+        rec, opts = self.rec, self.opts
+        feats = [compute_fbank(w, rec.fbank_cfg) for *_, w in items]
+        empty = [f.shape[0] == 0 for f in feats]
+        x, lengths = pad_features([f if f.shape[0] else torch.zeros(1, rec.fbank_cfg.num_mel_bins) for f in feats])
+        log_probs, out_lengths = rec.model(x.to(rec.device), lengths.to(rec.device))
+        log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
+        hyps = rec.decoder.decode(log_probs, out_lengths)
+        gap = int(round(opts.pause_seconds / self.frame_seconds)) if opts.pause_seconds > 0 else 0
+        for i, (state, index, start, chunk) in enumerate(items):
+            offset = start / self.sample_rate
+            hyp = Hypothesis("", [], 0.0, []) if empty[i] else split_pauses(hyps[i], rec.tokens, gap)
+            words: list[Word] = []
+            if opts.timestamps and hyp.tokens:
+                lp = log_probs[i, : int(out_lengths[i])]
+                try:
+                    words = word_timings(lp, hyp.tokens, rec.tokens, self.frame_seconds, offset)
+                    words = refine_with_energy(words, chunk, self.sample_rate, offset)
+                except ValueError:  # an LM hypothesis the frames cannot spell: fall back to the decoder's frames
+                    words = _words_from_timesteps(hyp, rec.tokens, self.frame_seconds, offset)
+            state.results[index] = (offset, hyp, words)
+
+    def _run_pool(self, pool: list[tuple[_FileState, int, int, np.ndarray]]) -> None:
+        t0 = time.perf_counter()
+        pool.sort(key=lambda item: len(item[3]))
+        hop = int(self.rec.fbank_cfg.sample_rate * self.rec.fbank_cfg.frame_shift_ms / 1000)
+        batch: list = []
+        for item in pool:
+            frames = len(item[3]) // hop + 1
+            if batch and (len(batch) >= self.opts.batch_size or (len(batch) + 1) * frames > self.opts.max_batch_frames):
+                self._run_batch(batch)
+                batch = []
+            batch.append(item)
+        if batch:
+            self._run_batch(batch)
+        pool.clear()
+        self.model_seconds += time.perf_counter() - t0
+
+    def _finish(self, state: _FileState) -> Transcript | TranscribeError:
+        src = state.src
+        if state.error is not None:
+            return TranscribeError(src.id, src.source, state.error)
+        parts = [state.results[k] for k in range(state.chunks)]
+        text = " ".join(h.text for _, h, _ in parts if h.text)
+        words = [w for _, _, ws in parts for w in ws]
+        score = float(sum(h.score for _, h, _ in parts))
+        return Transcript(src.id, src.source, " ".join(text.split()), state.samples / self.sample_rate, score, words)
+
+    def run(self, sources: Iterable[AudioSource]) -> Iterator[Transcript | TranscribeError]:
+        """Transcripts (or errors) in the order of `sources`."""
+        pool: list[tuple[_FileState, int, int, np.ndarray]] = []
+        pooled = 0
+        waiting: list[_FileState] = []
+        limit = int(self.opts.pool_seconds * self.sample_rate)
+        for src in sources:
+            state = _FileState(src)
+            waiting.append(state)
+            try:
+                for start, chunk in _chunks(src, self.sample_rate, self.opts, state):
+                    pool.append((state, state.chunks, start, chunk))
+                    state.chunks += 1
+                    pooled += len(chunk)
+                    if pooled >= limit:
+                        self._run_pool(pool)
+                        pooled = 0
+            except AudioError as e:
+                state.error = str(e)
+            state.done_reading = True
+            while waiting and waiting[0].complete:
+                yield self._finish(waiting.pop(0))
+        self._run_pool(pool)
+        for state in waiting:
+            yield self._finish(state)
+
+
+def _words_from_timesteps(hyp: Hypothesis, tokens: TokenTable, frame_seconds: float, offset: float) -> list[Word]:
+    """Word times from the decoder's own token frames (each token one frame long); confidence unknown (0)."""
+    from asr.timestamps import _words_of, _word_text
+
+    out = []
+    for group in _words_of(hyp.tokens, tokens):
+        start, end = hyp.timesteps[group[0]], hyp.timesteps[group[-1]] + 1
+        out.append(Word(_word_text(hyp.tokens, group, tokens), round(offset + start * frame_seconds, 3),
+                        round(offset + end * frame_seconds, 3), 0.0))
+    return out
