@@ -1,10 +1,25 @@
 """Audio loading: any format soundfile reads, downmixed to mono and resampled.
 
 Samples are float32 in [-1, 1]; lengths are in samples unless a name says seconds.
+
+* `audio_info(path)` checks a file without decoding it (missing, dangling link, not a
+  regular file, empty, undecodable, truncated) and returns its rate/channels/length.
+* `stream_audio(path)` yields mono blocks at the target rate, reading one block at a time,
+  so that memory stays bounded whatever the file length; the concatenated blocks equal
+  whole-file resampling (to float rounding).
+* `load_audio(path)` returns the whole file as one array, built on the two above.
+
+Every problem raises AudioError with a message naming the file (and utterance).
 """
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,43 +32,436 @@ class AudioError(RuntimeError):
     """An audio file could not be used; the message names the file (and utterance)."""
 
 
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the header of an audio file says (after the truncation checks)."""
+
+    sample_rate: int
+    channels: int
+    frames: int  # samples per channel
+    duration: float  # seconds
+    format: str = ""  # soundfile's major format, e.g. "WAV", "FLAC", "OGG", "MP3"
+    subtype: str = ""  # e.g. "PCM_16", "FLOAT", "VORBIS", "MPEG_LAYER_III"
+
+
 def _where(path: str | Path, utt: str | None) -> str:
     return f"utt '{utt}': {path}" if utt else str(path)
+
+
+# torchaudio.functional.resample defaults (used by `resample` and the streaming resampler).
+_LOWPASS_FILTER_WIDTH = 6
+_ROLLOFF = 0.99
+# Largest sinc kernel (new x (orig + 2 * width) float32 values, after dividing both rates
+# by their gcd) that we let torchaudio build: 32 M values = 128 MB. Coprime odd rates
+# (e.g. 44101 -> 16000 would need 2.8 GB) are refused with a clear message instead.
+_MAX_KERNEL_VALUES = 1 << 25
+
+
+def _resample_plan(orig_sr: int, target_sr: int) -> tuple[int, int, int]:
+    """(orig, new, width): the rates divided by their gcd, and the sinc half-width in input
+    samples that torchaudio's resampler uses (output j = k * new + i only reads input
+    samples [k * orig - width, k * orig + orig + width))."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive (got {orig_sr} -> {target_sr})")
+    g = math.gcd(int(orig_sr), int(target_sr))
+    orig, new = int(orig_sr) // g, int(target_sr) // g
+    width = math.ceil(_LOWPASS_FILTER_WIDTH * orig / (min(orig, new) * _ROLLOFF))
+    if new * (orig + 2 * width) > _MAX_KERNEL_VALUES:
+        raise ValueError(
+            f"cannot resample {orig_sr} Hz to {target_sr} Hz: the rates share only a factor "
+            f"of {g}, and the exact resampling kernel would need "
+            f"{new * (orig + 2 * width) * 4 / 2**20:.0f} MB"
+        )
+    return orig, new, width
 
 
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample a mono waveform [S] from `orig_sr` to `target_sr` (band-limited sinc)."""
     if orig_sr == target_sr:
         return wave
+    _resample_plan(orig_sr, target_sr)  # refuse kernels that would not fit in memory
     out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), orig_sr, target_sr)
     return out.numpy()
 
 
-def load_audio(path: str | Path, target_sr: int = 16000, utt: str | None = None) -> np.ndarray:
-    """Read `path` and return mono float32 samples [S] at `target_sr`.
+class StreamResampler:
+    """Resample a mono signal given piece by piece, with the same output as `resample`
+    on the whole signal (up to float rounding), holding one piece plus a little context.
 
-    Raises AudioError naming the file (and `utt`, when given) if the file is missing,
-    is not a regular file, cannot be decoded, is empty, or holds NaN/Inf samples.
+    torchaudio's sinc resampler computes output sample k * new + i (rates divided by their
+    gcd) from input samples [k * orig - width, k * orig + orig + width). Each call here
+    resamples a segment [a, b) of the input with a, b multiples of `orig`, extended by
+    `left` (a multiple of `orig`, >= width) samples before and `right` (>= width) after,
+    and keeps only the outputs of [a, b): those see exactly the input samples (or, at the
+    start and end of the signal, the zero padding) that whole-signal resampling sees.
     """
+
+    def __init__(self, orig_sr: int, target_sr: int):
+        self.orig_sr, self.target_sr = int(orig_sr), int(target_sr)
+        self.identity = self.orig_sr == self.target_sr
+        if not self.identity:
+            self.orig, self.new, width = _resample_plan(self.orig_sr, self.target_sr)
+            margin = 2 * width + self.orig  # generous: exactness needs only `width`
+            self.left = -(-margin // self.orig) * self.orig
+            self.right = margin
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._buf_start = 0  # input index of _buf[0]
+        self._pos = 0  # input index where the next output segment starts (multiple of orig)
+        self._emitted = 0  # output samples returned so far
+        self._flushed = False
+
+    def _segment(self, end: int, final: bool) -> np.ndarray:
+        """Outputs for input [self._pos, end) (end a multiple of orig unless final)."""
+        lo = max(self._pos - self.left, 0)  # pos and left are multiples of orig: so is lo
+        hi = self._buf_start + len(self._buf) if final else end + self.right
+        chunk = self._buf[lo - self._buf_start : hi - self._buf_start]
+        out = resample(chunk, self.orig_sr, self.target_sr)
+        skip = (self._pos - lo) // self.orig * self.new
+        if final:
+            total_in = self._buf_start + len(self._buf)
+            keep = -(-self.new * total_in // self.orig) - self._emitted
+        else:
+            keep = (end - self._pos) // self.orig * self.new
+        out = np.ascontiguousarray(out[skip : skip + keep], dtype=np.float32)
+        self._emitted += len(out)
+        self._pos = end
+        return out
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add input samples [n]; return the output samples that are now final (maybe 0)."""
+        if self._flushed:
+            raise RuntimeError("push() after flush()")
+        samples = np.asarray(samples, dtype=np.float32)
+        if self.identity:
+            self._emitted += len(samples)
+            return samples
+        self._buf = np.concatenate([self._buf, samples]) if len(self._buf) else samples.copy()
+        available = self._buf_start + len(self._buf)
+        end = (available - self.right) // self.orig * self.orig
+        if end <= self._pos:
+            return np.zeros(0, dtype=np.float32)
+        out = self._segment(end, final=False)
+        drop = max(self._pos - self.left, 0) - self._buf_start
+        if drop > 0:  # keep only the left context of the next segment
+            self._buf = self._buf[drop:].copy()
+            self._buf_start += drop
+        return out
+
+    def flush(self) -> np.ndarray:
+        """Signal the end of the input; return the remaining output samples."""
+        if self._flushed:
+            return np.zeros(0, dtype=np.float32)
+        self._flushed = True
+        if self.identity or self._buf_start + len(self._buf) == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = self._segment(self._buf_start + len(self._buf), final=True)
+        self._buf = np.zeros(0, dtype=np.float32)
+        return out
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_path(path: str | Path, where: str) -> Path:
+    """Raise AudioError unless `path` is a readable, non-empty regular file."""
     p = Path(path)
-    where = _where(path, utt)
+    if p.is_symlink() and not p.exists():
+        target = os.readlink(p)
+        try:
+            os.stat(p)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise AudioError(f"{where}: symbolic link loop (points to {target})") from None
+        raise AudioError(f"{where}: dangling symbolic link (points to {target})")
     if not p.exists():
         raise AudioError(f"{where}: file not found")
     if not p.is_file():
         raise AudioError(f"{where}: not a regular file")
     if p.stat().st_size == 0:
         raise AudioError(f"{where}: file is empty (0 bytes)")
+    if not os.access(p, os.R_OK):
+        raise AudioError(f"{where}: permission denied")
+    return p
+
+
+def _decode_error(where: str, e: BaseException) -> AudioError:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return AudioError(f"{where}: cannot decode audio ({msg})")
+
+
+def _short_by(kind: str, declared: int, present: int) -> str:
+    return (
+        f"the {kind} header declares {declared} bytes of samples but the file holds only "
+        f"{present} ({100.0 * present / declared:.1f}%)"
+    )
+
+
+def _riff_truncation(f, size: int) -> str | None:
+    """For a RIFF/RIFX/RF64/BW64 WAVE file: why it is truncated, or None.
+
+    libsndfile silently shortens a WAV whose 'data' chunk runs past the end of the file
+    (it computes the length from the bytes present), so compare the declared size here.
+    """
+    head = f.read(12)
+    if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RIFX", b"RF64", b"BW64"):
+        return None
+    endian = ">" if head[:4] == b"RIFX" else "<"
+    ds64_data_size = None
+    offset = 12
+    while offset + 8 <= size:
+        f.seek(offset)
+        chunk_id, chunk_size = struct.unpack(endian + "4sI", f.read(8))
+        if chunk_id == b"ds64" and chunk_size >= 16:
+            sizes = f.read(16)
+            if len(sizes) == 16:
+                _riff_size, ds64_data_size = struct.unpack("<QQ", sizes)
+        elif chunk_id == b"data":
+            declared = chunk_size
+            if chunk_size == 0xFFFFFFFF:
+                if ds64_data_size is None:  # streamed WAV of unknown length: nothing to compare
+                    return None
+                declared = ds64_data_size
+            present = size - (offset + 8)
+            if declared > present:
+                return _short_by("WAV", declared, present)
+            return None
+        offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _aiff_truncation(f, size: int) -> str | None:
+    """For an AIFF/AIFC file: why its 'SSND' chunk is truncated, or None."""
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    offset = 12
+    while offset + 8 <= size:
+        f.seek(offset)
+        chunk_id, chunk_size = struct.unpack(">4sI", f.read(8))
+        if chunk_id == b"SSND":
+            present = size - (offset + 8)
+            if chunk_size > present:
+                return _short_by("AIFF", chunk_size, present)
+            return None
+        offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if r & 0x80000000 else (r << 1) & 0xFFFFFFFF
+        table.append(r)
+    return table
+
+
+_OGG_CRC_TABLE: list[int] | None = None
+
+
+def _ogg_crc(page: bytes) -> int:
+    global _OGG_CRC_TABLE
+    if _OGG_CRC_TABLE is None:
+        _OGG_CRC_TABLE = _ogg_crc_table()
+    table, crc = _OGG_CRC_TABLE, 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ table[((crc >> 24) & 0xFF) ^ byte]
+    return crc
+
+
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
+
+
+def _ogg_truncation(f, size: int) -> str | None:
+    """For an Ogg file (Vorbis, Opus, FLAC...): why it is truncated, or None.
+
+    libsndfile takes an Ogg file's length from the last page it finds, so a cut file
+    reads as a shorter, valid one. The last page of a complete stream carries the
+    end-of-stream flag; a cut file ends inside a page, or after a page without it.
+    """
+    if f.read(4) != b"OggS":
+        return None
+    start = max(0, size - 2 * _OGG_MAX_PAGE)
+    f.seek(start)
+    tail = f.read()
+    best = None  # (end, eos) of the valid page that ends last
+    p = tail.rfind(b"OggS")
+    while p >= 0:
+        if p + 27 <= len(tail) and tail[p + 4] == 0:
+            nseg = tail[p + 26]
+            body = sum(tail[p + 27 : p + 27 + nseg]) if p + 27 + nseg <= len(tail) else None
+            if body is not None and p + 27 + nseg + body <= len(tail):
+                end = p + 27 + nseg + body
+                if best is None or end > best[0]:
+                    page = bytearray(tail[p:end])
+                    crc = struct.unpack("<I", bytes(page[22:26]))[0]
+                    page[22:26] = b"\0\0\0\0"
+                    if _ogg_crc(bytes(page)) == crc:
+                        best = (end, bool(tail[p + 5] & 0x04))
+        if best is not None and p < best[0] - _OGG_MAX_PAGE:
+            break  # no earlier page can end later than the best one
+        p = tail.rfind(b"OggS", 0, p)
+    if best is None:
+        return "no complete Ogg page at the end of the file"
+    if not best[1]:
+        if start + best[0] < size:
+            return "the file ends inside an Ogg page"
+        return "the last Ogg page lacks the end-of-stream flag"
+    return None
+
+
+def _container_truncation(p: Path) -> str | None:
+    """Why the container says the file is cut short (WAV, AIFF, Ogg), or None."""
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        for check in (_riff_truncation, _aiff_truncation, _ogg_truncation):
+            f.seek(0)
+            why = check(f, size)
+            if why:
+                return why
+    return None
+
+
+def audio_info(path: str | Path, utt: str | None = None) -> AudioInfo:
+    """Check `path` and return what its header says, without decoding the samples.
+
+    Raises AudioError naming the file (and `utt`, when given) if the file is missing, a
+    dangling symbolic link, not a regular file, empty, unreadable, not decodable, has no
+    samples, or is visibly truncated (a WAV/AIFF whose sample chunk runs past the end of
+    the file; an Ogg file that does not end with a complete end-of-stream page). Files
+    whose header declares the length (FLAC, MP3 with a Xing/LAME header) are checked for
+    truncation while decoding, by `stream_audio`/`load_audio`.
+    """
+    where = _where(path, utt)
+    p = _check_path(path, where)
+    try:  # before sf.info, which may fail (or succeed quietly) on a cut file
+        why = _container_truncation(p)
+    except OSError as e:
+        raise AudioError(f"{where}: cannot read ({e.strerror or e})") from None
+    if why:
+        raise AudioError(f"{where}: truncated: {why}")
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        info = sf.info(str(p))
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise AudioError(f"{where}: cannot decode audio ({msg})") from None
-    if data.shape[0] == 0:
+        raise _decode_error(where, e) from None
+    if info.frames <= 0:
         raise AudioError(f"{where}: audio has no samples")
-    if not np.isfinite(data).all():
-        raise AudioError(f"{where}: audio contains NaN or Inf samples")
-    wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    return resample(np.ascontiguousarray(wave, dtype=np.float32), sr, target_sr)
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise AudioError(
+            f"{where}: cannot decode audio (sample rate {info.samplerate}, {info.channels} channels)"
+        )
+    return AudioInfo(
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        duration=float(info.frames) / info.samplerate,
+        format=str(info.format),
+        subtype=str(info.subtype),
+    )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_blocks(p: Path, info: AudioInfo, block_frames: int, where: str) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks of up to `block_frames` input samples, checked."""
+    done = 0
+    try:
+        f = sf.SoundFile(str(p))
+    except Exception as e:
+        raise _decode_error(where, e) from None
+    with f:
+        while done < info.frames:
+            want = min(block_frames, info.frames - done)
+            try:
+                data = f.read(want, dtype="float32", always_2d=True)
+            except Exception as e:
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                sr = info.sample_rate
+                raise AudioError(
+                    f"{where}: truncated or corrupt: decoding failed between {done / sr:.2f} s "
+                    f"and {(done + want) / sr:.2f} s of the {info.duration:.2f} s the header "
+                    f"declares ({msg})"
+                ) from None
+            if len(data) == 0:
+                break
+            if not np.isfinite(data).all():
+                bad = int(np.argmin(np.isfinite(data).all(axis=1)))
+                at = (done + bad) / info.sample_rate
+                raise AudioError(f"{where}: audio contains NaN or Inf samples (first at {at:.3f} s)")
+            done += len(data)
+            yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if done < info.frames:
+        raise AudioError(
+            f"{where}: truncated: only {done} of the {info.frames} samples the header "
+            f"declares could be decoded ({done / info.sample_rate:.2f} of "
+            f"{info.duration:.2f} s)"
+        )
+
+
+def stream_audio(
+    path: str | Path,
+    target_sr: int = 16000,
+    block_seconds: float = 30.0,
+    utt: str | None = None,
+    info: AudioInfo | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks [n] of `path` at `target_sr`, reading one block at a time.
+
+    Blocks hold about `block_seconds` of audio (the last one less; a file no longer than
+    one block comes as a single block, resampled in one go exactly like `load_audio`).
+    The concatenated blocks equal whole-file resampling up to float rounding: each block
+    is resampled with context samples from its neighbours. Memory: one block plus context.
+    All the checks of `audio_info` run before the first block; NaN/Inf samples and files
+    that decode short of their declared length raise AudioError when reached.
+    """
+    where = _where(path, utt)
+    if info is None:
+        info = audio_info(path, utt)
+    p = Path(path)
+    try:
+        resampler = StreamResampler(info.sample_rate, target_sr)
+    except ValueError as e:
+        raise AudioError(f"{where}: {e}") from None
+    block_frames = max(1, int(round(block_seconds * info.sample_rate)))
+    if not resampler.identity:  # whole resampling periods per block
+        block_frames = max(resampler.orig, block_frames // resampler.orig * resampler.orig)
+    if info.frames <= block_frames:  # the short-file path: one read, one resample
+        wave = np.concatenate(list(_read_blocks(p, info, info.frames, where)))
+        yield resample(np.ascontiguousarray(wave, dtype=np.float32), info.sample_rate, target_sr)
+        return
+    for block in _read_blocks(p, info, block_frames, where):
+        out = resampler.push(block)
+        if len(out):
+            yield out
+    out = resampler.flush()
+    if len(out):
+        yield out
+
+
+def load_audio(path: str | Path, target_sr: int = 16000, utt: str | None = None) -> np.ndarray:
+    """Read `path` and return mono float32 samples [S] at `target_sr`.
+
+    Raises AudioError naming the file (and `utt`, when given) if the file is missing, is
+    a dangling symbolic link, is not a regular file, cannot be decoded, is empty, is
+    truncated, or holds NaN/Inf samples. Long files are read block by block
+    (`stream_audio`), so memory is the output plus one block.
+    """
+    info = audio_info(path, utt)
+    expected = -(-info.frames * int(target_sr) // info.sample_rate)  # ceil, as torchaudio
+    out = np.empty(expected, dtype=np.float32)
+    n = 0
+    extra = []
+    for block in stream_audio(path, target_sr, utt=utt, info=info):
+        take = min(len(block), expected - n)
+        out[n : n + take] = block[:take]
+        n += take
+        if take < len(block):  # never expected; keep every sample rather than drop any
+            extra.append(block[take:])
+    if extra:
+        return np.concatenate([out] + extra)
+    return out[:n]
 
 
 def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:
