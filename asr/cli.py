@@ -39,7 +39,8 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-chunk-seconds", type=float, default=20.0,
                    help="longest piece of audio the model sees at once; longer files are cut in silences (default: 20)")
     p.add_argument("--pause-seconds", type=float, default=0.3,
-                   help="a pause at least this long between two letters is a word boundary; 0 turns it off (default: 0.3)")
+                   help="cut the audio at every pause (silence) at least this long and decode the pieces on their own; "
+                   "0 cuts only where a piece would exceed --max-chunk-seconds (default: 0.3)")
     p.add_argument("--no-timestamps", action="store_true",
                    help="skip word timings (forced alignment); jsonl then has no words, ctm/srt/vtt need timings")
     p.add_argument("--decoder", choices=["greedy", "beam", "lm"],

@@ -5,14 +5,14 @@
 
 Memory stays bounded whatever the file length: a file is read block by block
 (`asr.audio.stream_audio`), gathered into windows of `window_seconds`, and each window is cut
-in silences into chunks of at most `max_chunk_seconds` (`asr.chunking.split_on_silence`); the
-part after a window's last cut waits for the next window. Chunks from one or many files are
+at every pause of `pause_seconds` or more into chunks of at most `max_chunk_seconds`
+(`asr.chunking.segment_at_pauses`); the part after a window's last cut waits for the next
+window. Each chunk is decoded on its own, like a training sentence, and a pause is always a
+word boundary (a character model trained on continuous speech need not emit one across a
+long silence). Chunks from one or many files are
 pooled (up to `pool_seconds` of audio), sorted by length and run through the model in batches
 of at most `batch_size` chunks and `max_batch_frames` padded feature frames. A chunk's words
 are offset by its start, and a file's text is its chunks' texts joined in order.
-
-Pauses: a character model trained on continuous speech may not emit a word boundary across
-a long pause; `pause_seconds` puts one wherever two tokens are that far apart.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 
 from asr.audio import AudioError, resample, stream_audio
 from asr.batching import pad_features
-from asr.chunking import split_on_silence
+from asr.chunking import segment_at_pauses
 from asr.decode import Hypothesis
 from asr.decoders import model_frame_seconds
 from asr.features import compute_fbank
@@ -47,7 +47,7 @@ class TranscribeOptions:
     max_chunk_seconds: float = 20.0  # longest piece the model sees at once
     window_seconds: float = 300.0  # a long file is read and split this much at a time
     pool_seconds: float = 600.0  # audio gathered (across files) before sorting into batches
-    pause_seconds: float = 0.3  # a pause this long between two tokens is a word boundary (0 = off)
+    pause_seconds: float = 0.3  # cut the audio at every pause this long (0 = only where max_chunk_seconds needs)
 
 
 @dataclass
@@ -143,32 +143,15 @@ def _chunks(src: AudioSource, sample_rate: int, opts: TranscribeOptions, state: 
         state.samples += len(block)
         buf = np.concatenate([buf, block]) if len(buf) else block
         if len(buf) >= window:
-            cuts = split_on_silence(buf, sample_rate, max_seconds=opts.max_chunk_seconds)
+            cuts = segment_at_pauses(buf, sample_rate, opts.pause_seconds * 1000, opts.max_chunk_seconds)
             for s, e in cuts[:-1]:
                 yield buf_start + s, buf[s:e]
             keep = cuts[-1][0]
             buf_start += keep
             buf = buf[keep:].copy()
     if len(buf):
-        for s, e in split_on_silence(buf, sample_rate, max_seconds=opts.max_chunk_seconds):
+        for s, e in segment_at_pauses(buf, sample_rate, opts.pause_seconds * 1000, opts.max_chunk_seconds):
             yield buf_start + s, buf[s:e]
-
-
-def split_pauses(hyp: Hypothesis, tokens: TokenTable, min_gap_frames: int) -> Hypothesis:
-    """Insert word boundaries between tokens that are at least `min_gap_frames` output frames apart."""
-    if tokens.unit != "char" or min_gap_frames <= 0 or len(hyp.timesteps) != len(hyp.tokens):
-        return hyp
-    sep = tokens.word_sep_id
-    toks, steps = [], []
-    for i, (tok, t) in enumerate(zip(hyp.tokens, hyp.timesteps)):
-        if i and tok != sep and toks[-1] != sep and t - steps[-1] >= min_gap_frames:
-            toks.append(sep)
-            steps.append(steps[-1] + min_gap_frames // 2)
-        toks.append(tok)
-        steps.append(t)
-    if len(toks) == len(hyp.tokens):
-        return hyp
-    return Hypothesis(tokens.decode(toks), toks, hyp.score, steps)
 
 
 class Pipeline:
@@ -190,10 +173,9 @@ class Pipeline:
         log_probs, out_lengths = rec.model(x.to(rec.device), lengths.to(rec.device))
         log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
         hyps = rec.decoder.decode(log_probs, out_lengths)
-        gap = int(round(opts.pause_seconds / self.frame_seconds)) if opts.pause_seconds > 0 else 0
         for i, (state, index, start, chunk) in enumerate(items):
             offset = start / self.sample_rate
-            hyp = Hypothesis("", [], 0.0, []) if empty[i] else split_pauses(hyps[i], rec.tokens, gap)
+            hyp = Hypothesis("", [], 0.0, []) if empty[i] else hyps[i]
             words: list[Word] = []
             if opts.timestamps and hyp.tokens:
                 lp = log_probs[i, : int(out_lengths[i])]

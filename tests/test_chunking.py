@@ -182,3 +182,39 @@ def test_integer_and_float64_input():
     assert [s for s, _ in as_float] == pytest.approx([s for s, _ in as_int16], abs=160)
     with pytest.raises(ValueError):
         split_on_silence(np.zeros((2, 400000), dtype=np.float32), SR)
+
+
+def _speech_at(spans, total, sr=16000):
+    """Speech-like bursts at the given (start, end) seconds in `total` seconds of near-silence."""
+    rng = np.random.default_rng(0)
+    wave = 1e-4 * rng.standard_normal(int(total * sr)).astype(np.float32)
+    for i, (a, b) in enumerate(spans):
+        wave[int(a * sr):int(b * sr)] += speech_like(b - a, seed=i)[: int(b * sr) - int(a * sr)]
+    return wave
+
+
+def test_segment_at_pauses_cuts_every_long_pause_and_keeps_short_ones():
+    from asr.chunking import segment_at_pauses
+
+    sr = 16000
+    # pauses: 0.5 s (cut), 0.1 s (kept inside), 0.6 s (cut)
+    wave = _speech_at([(0.2, 1.5), (2.0, 3.0), (3.1, 4.0), (4.6, 6.0)], 6.3)
+    pieces = segment_at_pauses(wave, sr, min_pause_ms=300, max_seconds=20)
+    cuts = [a / sr for a, _ in pieces[1:]]
+    assert len(cuts) == 2
+    assert 1.5 < cuts[0] < 2.0 and 4.0 < cuts[1] < 4.6
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(wave)
+    assert all(b == c for (_, b), (c, _) in zip(pieces, pieces[1:]))
+
+
+def test_segment_at_pauses_merges_short_pieces_and_respects_max():
+    from asr.chunking import segment_at_pauses
+
+    sr = 16000
+    wave = _speech_at([(0.1, 0.3), (0.8, 0.95), (1.5, 3.0)], 3.4)  # two tiny words, then a longer one
+    pieces = segment_at_pauses(wave, sr, min_pause_ms=300, max_seconds=20, min_seconds=0.5)
+    assert all(b - a >= 0.5 * sr for a, b in pieces[:-1])
+    long = _speech_at([(0.1 + 3 * i, 2.9 + 3 * i) for i in range(20)], 60.0)
+    pieces = segment_at_pauses(long, sr, min_pause_ms=0, max_seconds=10)
+    assert max(b - a for a, b in pieces) <= 10 * sr and len(pieces) >= 6
+    assert segment_at_pauses(np.zeros(0, np.float32), sr) == []

@@ -8,23 +8,12 @@ import soundfile as sf
 
 import asr
 from asr.audio import AudioError, resample
-from asr.decode import Hypothesis
-from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions, split_pauses
-from asr.tokens import build_token_table
+from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
 
 
 @pytest.fixture(scope="module")
 def model(digit_model_dir):
     return asr.load_model(digit_model_dir, device="cpu")
-
-
-def test_split_pauses_inserts_a_word_boundary_at_long_gaps():
-    tokens = build_token_table(["ab"])  # <blk> | a b
-    hyp = Hypothesis("ab", [2, 3], -1.0, [5, 20])
-    out = split_pauses(hyp, tokens, 10)
-    assert out.text == "a b" and out.tokens == [2, 1, 3]
-    assert split_pauses(hyp, tokens, 16).text == "ab"
-    assert split_pauses(hyp, tokens, 0) is hyp
 
 
 def test_long_audio_is_cut_in_silences_and_joined(model, digit_speaker):
