@@ -32,7 +32,7 @@ from asr.chunking import segment_at_pauses
 from asr.decode import Hypothesis
 from asr.decoders import model_frame_seconds
 from asr.features import compute_fbank
-from asr.timestamps import refine_with_energy, word_timings
+from asr.timestamps import refine_with_energy, word_groups, word_text, word_timings
 from asr.tokens import TokenTable
 from asr.transcript import Transcript, Word
 
@@ -241,11 +241,9 @@ class Pipeline:
 
 def _words_from_timesteps(hyp: Hypothesis, tokens: TokenTable, frame_seconds: float, offset: float) -> list[Word]:
     """Word times from the decoder's own token frames (each token one frame long); confidence unknown (0)."""
-    from asr.timestamps import _words_of, _word_text
-
     out = []
-    for group in _words_of(hyp.tokens, tokens):
+    for group in word_groups(hyp.tokens, tokens):
         start, end = hyp.timesteps[group[0]], hyp.timesteps[group[-1]] + 1
-        out.append(Word(_word_text(hyp.tokens, group, tokens), round(offset + start * frame_seconds, 3),
+        out.append(Word(word_text(hyp.tokens, group, tokens), round(offset + start * frame_seconds, 3),
                         round(offset + end * frame_seconds, 3), 0.0))
     return out

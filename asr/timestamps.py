@@ -27,7 +27,7 @@ from asr.tokens import BPE_WORD_START, WORD_SEP, TokenTable
 from asr.transcript import Word
 
 
-def _words_of(token_ids: list[int], tokens: TokenTable) -> list[list[int]]:
+def word_groups(token_ids: list[int], tokens: TokenTable) -> list[list[int]]:
     """Split token ids into words: [[positions of word 1's tokens], ...] (positions into token_ids)."""
     words: list[list[int]] = []
     current: list[int] = []
@@ -50,7 +50,7 @@ def _words_of(token_ids: list[int], tokens: TokenTable) -> list[list[int]]:
     return words
 
 
-def _word_text(token_ids: list[int], positions: list[int], tokens: TokenTable) -> str:
+def word_text(token_ids: list[int], positions: list[int], tokens: TokenTable) -> str:
     return "".join(tokens.symbols[token_ids[p]] for p in positions).replace(BPE_WORD_START, "")
 
 
@@ -103,7 +103,7 @@ def word_timings(
     if not content:
         return []
     spans = align_tokens(log_probs, content, tokens.blank_id)
-    groups = _words_of(token_ids, tokens)
+    groups = word_groups(token_ids, tokens)
     # positions in token_ids -> positions in content
     content_pos = {}
     k = 0
@@ -118,7 +118,7 @@ def word_timings(
         frames = sum(spans[content_pos[p]][1] - spans[content_pos[p]][0] for p in group)
         logp = sum(spans[content_pos[p]][2] for p in group)
         conf = float(torch.tensor(logp / max(frames, 1)).exp())
-        words.append(Word(_word_text(token_ids, group, tokens), round(offset + start * frame_seconds, 3),
+        words.append(Word(word_text(token_ids, group, tokens), round(offset + start * frame_seconds, 3),
                           round(offset + end * frame_seconds, 3), round(conf, 4)))
     return words
 

@@ -102,3 +102,14 @@ def test_batches_do_not_change_results(model, digit_speaker):
 def test_transcribe_error_type_is_typed():
     e = TranscribeError("u", "u.wav", "u.wav: file not found")
     assert e.message.startswith("u.wav")
+
+
+def test_word_times_fall_back_to_the_decoders_frames():
+    from asr.decode import Hypothesis
+    from asr.pipeline import _words_from_timesteps
+    from asr.tokens import build_token_table
+
+    tokens = build_token_table(["ab c"])  # <blk> | a b c
+    hyp = Hypothesis("ab c", [2, 3, 1, 4], -1.0, [3, 5, 8, 10])
+    words = _words_from_timesteps(hyp, tokens, 0.03, offset=1.0)
+    assert [(w.word, w.start, w.end) for w in words] == [("ab", 1.09, 1.18), ("c", 1.3, 1.33)]

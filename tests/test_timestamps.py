@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.timestamps import _words_of, align_tokens, ctc_min_frames, refine_with_energy, word_timings
+from asr.timestamps import word_groups, align_tokens, ctc_min_frames, refine_with_energy, word_timings
 from asr.tokens import BLANK, TokenTable, build_token_table
 from asr.transcript import Word
 
@@ -47,9 +47,9 @@ def test_word_timings_splits_on_the_word_separator_and_offsets():
 
 def test_words_of_bpe_and_phone_tables():
     bpe = TokenTable((BLANK, "\u2581the", "\u2581c", "at"), unit="bpe")
-    assert _words_of([1, 2, 3], bpe) == [[0], [1, 2]]
+    assert word_groups([1, 2, 3], bpe) == [[0], [1, 2]]
     phones = TokenTable((BLANK, "k", "ae", "t"), unit="phone")
-    assert _words_of([1, 2, 3], phones) == [[0], [1], [2]]
+    assert word_groups([1, 2, 3], phones) == [[0], [1], [2]]
 
 
 def test_refine_with_energy_snaps_edges_to_the_sound_and_not_into_neighbours():
