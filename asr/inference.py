@@ -80,9 +80,10 @@ class Recognizer:
         """Transcribe files or waveforms of any length; one Transcript per input, in order.
 
         inputs: a path, a waveform [S] or [S, C] (give `sample_rate`), an (array, rate) pair,
-        or a list of these. decoder: 'greedy', 'beam', 'lm' or a DecoderConfig (default: the
-        current one). timestamps: fill Transcript.words by forced alignment. Other keyword
-        arguments set asr.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
+        or a list of these. decoder: 'greedy', 'beam', 'lm' or a DecoderConfig, for this call
+        only (default: the recognizer's, from decoder.yaml or load_model). timestamps: fill
+        Transcript.words by forced alignment. Other keyword arguments set
+        asr.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
         A broken input raises asr.audio.AudioError naming it.
         """
         from asr.audio import AudioError
@@ -102,15 +103,19 @@ class Recognizer:
                 raise ValueError(f"input {i} is a waveform: give its sample_rate (or pass (array, rate))")
             wave = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
             sources.append(AudioSource.from_array(wave, rate, id=f"array{i}"))
-        if decoder is not None:
-            self.use_decoder(decoder)
         opts = TranscribeOptions(timestamps=timestamps, batch_size=batch_size, **options)
-        out = []
-        for result in Pipeline(self, opts).run(sources):
-            if isinstance(result, TranscribeError):
-                raise AudioError(result.message)
-            out.append(result)
-        return out
+        saved = (self.decoder_cfg, self._decoder)
+        if decoder is not None:  # for this call only
+            self.use_decoder(decoder)
+        try:
+            out = []
+            for result in Pipeline(self, opts).run(sources):
+                if isinstance(result, TranscribeError):
+                    raise AudioError(result.message)
+                out.append(result)
+            return out
+        finally:
+            self.decoder_cfg, self._decoder = saved
 
     def use_decoder(self, decoder: str | DecoderConfig) -> None:
         """Switch decoders: a kind ('greedy', 'beam', 'lm' with the directory's defaults) or a DecoderConfig."""

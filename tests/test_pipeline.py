@@ -113,3 +113,10 @@ def test_word_times_fall_back_to_the_decoders_frames():
     hyp = Hypothesis("ab c", [2, 3, 1, 4], -1.0, [3, 5, 8, 10])
     words = _words_from_timesteps(hyp, tokens, 0.03, offset=1.0)
     assert [(w.word, w.start, w.end) for w in words] == [("ab", 1.09, 1.18), ("c", 1.3, 1.33)]
+
+
+def test_a_decoder_given_to_transcribe_is_for_that_call_only(model, digit_speaker):
+    s = digit_speaker.say(["nine", "one"], np.random.default_rng(9))
+    before = model.decoder_cfg
+    assert model.transcribe(s.wave, sample_rate=16000, decoder="beam", timestamps=False)[0].text == "nine one"
+    assert model.decoder_cfg is before
