@@ -113,7 +113,8 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate-data-dir",
         help="check a Kaldi data dir (sorted, unique, consistent, audio present)",
-        description="Validate wav.scp, text, utt2spk and spk2utt of a Kaldi-style data dir. Errors name the file and line.",
+        description="Validate wav.scp, text, utt2spk and spk2utt of a Kaldi-style data dir, and `segments` when there "
+        "is one (then wav.scp is keyed by recording). Errors name the file and line.",
     )
     p.add_argument("data_dir", metavar="DIR", help="the data dir to check")
     p.add_argument("--no-audio-check", action="store_true", help="do not check that audio files exist")
@@ -242,14 +243,19 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from asr.datadir import DataDirError, read_datadir
+    from asr.datadir import DataDirError
+    from asr.segments import SegmentedDataDir, read_any_datadir
 
     try:
-        data = read_datadir(args.data_dir, check_audio=not args.no_audio_check)
+        data = read_any_datadir(args.data_dir, check_audio=not args.no_audio_check)
     except DataDirError as e:
         print(f"asr validate-data-dir: error: {e}", file=sys.stderr)
         return 1
-    print(f"{args.data_dir}: OK, {len(data.wav_scp)} utterances, {len(data.spk2utt)} speakers")
+    if isinstance(data, SegmentedDataDir):
+        print(f"{args.data_dir}: OK, {len(data.segments)} utterances in {len(data.wav_scp)} recordings, "
+              f"{len(data.spk2utt)} speakers")
+    else:
+        print(f"{args.data_dir}: OK, {len(data.wav_scp)} utterances, {len(data.spk2utt)} speakers")
     return 0
 
 

@@ -76,3 +76,18 @@ def test_console_help_runs():
     out = subprocess.run([sys.executable, "-m", "asr.cli", "--help"], capture_output=True, text=True, check=True)
     for cmd in ("transcribe", "export", "score", "validate-data-dir"):
         assert cmd in out.stdout
+
+
+def test_validate_a_segmented_data_dir(tmp_path, capsys):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text("rec1 /x.wav\n")
+    (d / "segments").write_text("u1 rec1 0.0 1.5\nu2 rec1 1.5 3.0\n")
+    (d / "text").write_text("u1 hello\nu2 world\n")
+    (d / "utt2spk").write_text("u1 s\nu2 s\n")
+    (d / "spk2utt").write_text("s u1 u2\n")
+    assert main(["validate-data-dir", str(d), "--no-audio-check"]) == 0
+    assert "2 utterances in 1 recordings" in capsys.readouterr().out
+    (d / "segments").write_text("u1 rec2 0.0 1.5\nu2 rec1 1.5 3.0\n")
+    assert main(["validate-data-dir", str(d), "--no-audio-check"]) == 1
+    assert "segments" in capsys.readouterr().err
