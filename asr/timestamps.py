@@ -124,7 +124,8 @@ def word_timings(
 
 
 def refine_with_energy(words: list[Word], wave, sample_rate: int, offset: float = 0.0, frame_ms: float = 10.0) -> list[Word]:
-    """Snap word edges to the sound: an end moves later (a start earlier) while the audio is not silent.
+    """Snap word edges to the sound: silence at a word's edges is trimmed, then its end moves later
+    (its start earlier) while the audio is not silent.
 
     words: timed words of one chunk (times include `offset`, the chunk's start in seconds);
     wave: the chunk's samples [S]. A word never grows into its neighbours or past the chunk, so
@@ -145,6 +146,11 @@ def refine_with_energy(words: list[Word], wave, sample_rate: int, offset: float 
         hi = int(round((words[i + 1].start - offset) / step)) if i + 1 < len(words) else n
         s = min(max(int(round((w.start - offset) / step)), 0), n)
         e = min(max(int(round((w.end - offset) / step)), s + 1), n)
+        if loud[s:e].any():  # trim silence the alignment put inside the word (e.g. an LM word
+            while not loud[s]:  # whose letters the frames do not spell), then grow to the sound
+                s += 1
+            while not loud[e - 1]:
+                e -= 1
         while e < hi and loud[e]:
             e += 1
         while s > lo and loud[s - 1]:

@@ -62,6 +62,9 @@ def test_refine_with_energy_snaps_edges_to_the_sound_and_not_into_neighbours():
     out = refine_with_energy(words, wave, sr)
     assert (out[0].start, out[0].end) == (0.2, 0.4)
     assert (out[1].start, out[1].end) == (0.5, 0.6)
+    # a word the alignment stretched over silence is trimmed to its sound
+    out = refine_with_energy([Word("a", 0.0, 0.45, 0.9), Word("b", 0.45, 0.9, 0.9)], wave, sr)
+    assert [(w.start, w.end) for w in out] == [(0.2, 0.4), (0.5, 0.6)]
     # continuous sound: the edges stop at the neighbour's
     wave[:] = 0.3 * rng.standard_normal(sr)
     wave[-800:] = 0
