@@ -14,12 +14,12 @@ import torch
 from asr.beam_search import prefix_beam_search
 from asr.checkpoint import save_atomic, write_model_config
 from asr.decode import Hypothesis, greedy_decode
+from asr.lm_decoders import LexiconLMDecoder
 from asr.decoders import (
     BeamSearchDecoder,
     DecoderConfig,
     DecoderError,
     GreedyDecoder,
-    LexiconLMDecoder,
     build_decoder,
     decode_emissions,
     write_ctm,

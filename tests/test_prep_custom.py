@@ -87,7 +87,7 @@ def test_bad_rows_are_reported_by_line(tmp_path):
         f"{rec},too long,carol,1.0,99",
         f"{rec},Room 101,carol,3.0,3.2",
         f"{rec},hello,carol,soon,3.4",
-        f"missing.wav,hello,carol,0,1",
+        "missing.wav,hello,carol,0,1",
     ]
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
     report = prepare_custom(tmp_path / "m.csv", tmp_path / "out", max_bad_fraction=0.5)
