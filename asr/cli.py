@@ -214,7 +214,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from asr.scoring import ScoringError, run_compare, run_score
+    from asr.score_cli import run_compare, run_score
+    from asr.transcripts import ScoringError
 
     if (args.hyp is None) == (args.compare is None):
         print("asr score: error: give either HYP or --compare HYP_A HYP_B", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from asr.score_cli import run_compare, run_score
 from asr.scoring import (
     ErrorCounts,
     Normalizer,
@@ -22,8 +23,6 @@ from asr.scoring import (
     read_mapping,
     read_ref_hyp,
     read_transcripts,
-    run_compare,
-    run_score,
     score,
     write_score_dir,
     write_text,
