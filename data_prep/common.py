@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import os
 import re
 import sys
-import tarfile
 import unicodedata
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -447,92 +444,6 @@ def assemble_sets(prepared_root: str | Path, data_root: str | Path, sets: list[S
         data = combine_data_dirs(data_root / spec.name, [prepared_root / p for p in spec.parts])
         log.info("data/%s = %s: %d utterances, %d speakers", spec.name, " + ".join(spec.parts), len(data.utts),
                  len(data.spk2utt))
-
-
-# ---------------------------------------------------------------------------------------------
-# Downloads (never called by the tests)
-
-
-def file_checksum(path: str | Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_checksum(path: str | Path, expected: str, algorithm: str = "sha256") -> None:
-    """Raise PrepError naming the file when its checksum is not `expected`."""
-    got = file_checksum(path, algorithm)
-    if got != expected.lower():
-        raise PrepError(f"{path}: {algorithm} is {got}, expected {expected}; the file is damaged or not the "
-                        "published one: delete it and download again")
-
-
-def download_file(url: str, dest: str | Path, checksum: str, algorithm: str = "sha256") -> Path:
-    """Download url to dest, resuming `dest.part`; skip when dest exists with the right checksum.
-
-    A verified file leaves a `dest.<algorithm>` stamp so a rerun does not hash it again.
-    """
-    dest = Path(dest)
-    stamp = dest.with_name(dest.name + f".{algorithm}")
-    if dest.is_file() and stamp.is_file() and stamp.read_text().strip() == checksum:
-        log.info("%s: already downloaded and verified", dest)
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if not dest.is_file():
-        part = dest.with_name(dest.name + ".part")
-        offset = part.stat().st_size if part.exists() else 0
-        request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            resumed = offset and response.status == 206
-            if offset and not resumed:
-                log.info("%s: the server does not resume; starting again", url)
-            total = int(response.headers.get("Content-Length") or 0) + (offset if resumed else 0)
-            with open(part, "ab" if resumed else "wb") as f, tqdm(
-                total=total or None, initial=offset if resumed else 0, unit="B", unit_scale=True, desc=dest.name
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    f.write(block)
-                    bar.update(len(block))
-        os.replace(part, dest)
-    verify_checksum(dest, checksum, algorithm)
-    stamp.write_text(checksum + "\n")
-    return dest
-
-
-def extract_archive(archive: str | Path, target_dir: str | Path) -> None:
-    """Unpack a tar archive into target_dir once (a `.<name>.extracted` marker is written last)."""
-    archive, target_dir = Path(archive), Path(target_dir)
-    marker = target_dir / f".{archive.name}.extracted"
-    if marker.exists():
-        log.info("%s: already extracted into %s", archive, target_dir)
-        return
-    target_dir.mkdir(parents=True, exist_ok=True)
-    log.info("extracting %s into %s", archive, target_dir)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target_dir, filter="data")
-    marker.touch()
-
-
-def download_and_extract(url: str, target_dir: str | Path, checksum: str, algorithm: str, unpacks_to: str) -> None:
-    """Download url into target_dir and unpack it there, unless that is done or the corpus is already there.
-
-    `unpacks_to` is the folder the archive creates (relative to target_dir). When it exists and
-    neither the archive nor a partial download is in target_dir, the corpus was put there by hand:
-    nothing is downloaded. An extraction that was interrupted (no marker) is redone.
-    """
-    target_dir = Path(target_dir)
-    archive = target_dir / Path(url).name
-    marker = target_dir / f".{archive.name}.extracted"
-    if marker.exists():
-        log.info("%s: already downloaded and extracted", archive)
-        return
-    partial = archive.with_name(archive.name + ".part")
-    if (target_dir / unpacks_to).exists() and not archive.exists() and not partial.exists():
-        log.info("%s is already there: not downloading %s", target_dir / unpacks_to, url)
-        return
-    extract_archive(download_file(url, archive, checksum, algorithm), target_dir)
 
 
 # ---------------------------------------------------------------------------------------------

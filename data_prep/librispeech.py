@@ -33,12 +33,12 @@ from data_prep.common import (
     SetSpec,
     Utterance,
     assemble_sets,
-    download_and_extract,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
     write_prepared_dir,
 )
+from data_prep.download import download_and_extract
 
 log = logging.getLogger(__name__)
 

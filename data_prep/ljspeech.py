@@ -26,13 +26,13 @@ from data_prep.common import (
     PrepReport,
     RejectedText,
     Utterance,
-    download_and_extract,
     hash_split,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
     write_prepared_sets,
 )
+from data_prep.download import download_and_extract
 
 URL = "https://data.keithito.com/data/speech/LJSpeech-1.1.tar.bz2"
 SHA256 = "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"  # as torchaudio pins it

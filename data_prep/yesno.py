@@ -20,11 +20,11 @@ from data_prep.common import (
     PrepError,
     PrepReport,
     Utterance,
-    download_and_extract,
     prep_arg_parser,
     run_prep_cli,
     write_prepared_dir,
 )
+from data_prep.download import download_and_extract
 
 URL = "https://www.openslr.org/resources/1/waves_yesno.tar.gz"
 SHA256 = "c3f49e0cca421f96b75b41640749167b52118f232498667ca7a5f9416aef8e73"  # as torchaudio pins it

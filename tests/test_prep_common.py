@@ -24,9 +24,9 @@ from data_prep.common import (
     assemble_sets,
     hash_split,
     normalise_text,
-    verify_checksum,
     write_prepared_dir,
 )
+from data_prep.download import verify_checksum
 
 
 @pytest.mark.parametrize(
