@@ -88,7 +88,9 @@ def run_ours(args: argparse.Namespace, sources: list[AudioSource]) -> dict:
         hyps[result.id] = result.text
         seconds += result.duration
     wall = time.perf_counter() - t0
-    name = f"ours ({args.decoder}{', timestamps' if args.timestamps else ''}, {args.threads} thread{'s' * (args.threads != 1)})"
+    where = (str(rec.device) if rec.device.type == "cuda" else "") + (", " if rec.device.type == "cuda" else "")
+    name = (f"ours ({args.decoder}{', timestamps' if args.timestamps else ''}, {where}"
+            f"{args.threads} CPU thread{'s' * (args.threads != 1)})")
     return dict(name=name, load_s=load_s, wall_s=wall, audio_s=seconds, hyps=hyps, failed=failed,
                 note=f"features + model + decoding: {pipeline.model_seconds:.1f} s of the wall time")
 
