@@ -33,6 +33,9 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    "(sclite-ready); srt / vtt: subtitles (default: text)")
     p.add_argument("--output-dir", metavar="DIR",
                    help="write one file per input here, named <utt id> plus the format's extension, instead of printing")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="with --output-dir: skip inputs whose output file is already there, so an interrupted run "
+                   "picks up where it stopped (each output file is written atomically)")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N' (default: auto)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch; 0 = torch's default (default: 0)")
     p.add_argument("--batch-size", type=int, default=32, help="audio chunks per model batch (default: 32)")
@@ -166,7 +169,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    if args.skip_existing and out_dir is None:
+        print("asr transcribe: error: --skip-existing needs --output-dir", file=sys.stderr)
+        return 2
     sources, errors = expand_inputs(args.inputs)
+    skipped = 0
+    if args.skip_existing:
+        todo = [s for s in sources if not (out_dir / f"{s.id}{EXTENSIONS[args.format]}").exists()]
+        skipped, sources = len(sources) - len(todo), todo
     for err in errors:
         print(f"asr transcribe: error: {err.message}", file=sys.stderr)
     opts = TranscribeOptions(
@@ -196,6 +206,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     bar.close()
     wall = time.perf_counter() - t0
     rtf = wall / seconds if seconds > 0 else 0.0
+    if skipped:
+        print(f"asr transcribe: skipped {skipped} input(s) whose output was already in {out_dir}", file=sys.stderr)
     print(f"asr transcribe: {done + failed} input(s), {done} transcribed, {failed} failed; {seconds / 3600:.3f} h of audio "
           f"in {wall:.1f} s: real-time factor {rtf:.4f} (model loading excluded)", file=sys.stderr)
     return 1 if failed else 0

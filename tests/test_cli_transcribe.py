@@ -102,6 +102,14 @@ def test_jsonl_and_output_dir(digit_model_dir, spoken, tmp_path, capsys):
                  *map(str, wavs)]) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ["u0.srt", "u1.srt", "u2.srt"]
     assert "-->" in (out_dir / "u0.srt").read_text()
+    # an interrupted run picks up where it stopped
+    (out_dir / "u1.srt").unlink()
+    (out_dir / "u0.srt").write_text("kept\n")
+    assert main(["transcribe", "--model", str(digit_model_dir), "--format", "srt", "--output-dir", str(out_dir),
+                 "--skip-existing", *map(str, wavs)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 input(s)" in err and "1 input(s), 1 transcribed" in err
+    assert (out_dir / "u0.srt").read_text() == "kept\n" and "-->" in (out_dir / "u1.srt").read_text()
 
 
 @pytest.mark.skipif(not Path(SCLITE).exists(), reason="sclite (Debian sctk) is not installed")
