@@ -188,21 +188,25 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     bar = tqdm(total=len(sources), unit="file", desc="transcribe", file=sys.stderr,
                disable=True if args.no_progress else None, dynamic_ncols=True)
-    for result in pipeline.run(sources):
-        bar.update(1)
-        if isinstance(result, TranscribeError):
-            bar.clear()
-            print(f"asr transcribe: error: {result.message}", file=sys.stderr, flush=True)
-            failed += 1
-            continue
-        done += 1
-        seconds += result.duration
-        if out_dir is not None:
-            write_transcript_file(out_dir / f"{result.id}{EXTENSIONS[args.format]}", result, args.format)
-        else:
-            bar.clear()
-            write_transcripts(sys.stdout, [result], args.format)
-            sys.stdout.flush()
+    interrupted = False
+    try:
+        for result in pipeline.run(sources):
+            bar.update(1)
+            if isinstance(result, TranscribeError):
+                bar.clear()
+                print(f"asr transcribe: error: {result.message}", file=sys.stderr, flush=True)
+                failed += 1
+                continue
+            done += 1
+            seconds += result.duration
+            if out_dir is not None:
+                write_transcript_file(out_dir / f"{result.id}{EXTENSIONS[args.format]}", result, args.format)
+            else:
+                bar.clear()
+                write_transcripts(sys.stdout, [result], args.format)
+                sys.stdout.flush()
+    except KeyboardInterrupt:  # what was written stays; --skip-existing picks up from there
+        interrupted = True
     bar.close()
     wall = time.perf_counter() - t0
     rtf = wall / seconds if seconds > 0 else 0.0
@@ -210,6 +214,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"asr transcribe: skipped {skipped} input(s) whose output was already in {out_dir}", file=sys.stderr)
     print(f"asr transcribe: {done + failed} input(s), {done} transcribed, {failed} failed; {seconds / 3600:.3f} h of audio "
           f"in {wall:.1f} s: real-time factor {rtf:.4f} (model loading excluded)", file=sys.stderr)
+    if interrupted:
+        print(f"asr transcribe: interrupted after {done + failed} of {len(sources)} input(s)", file=sys.stderr)
+        return 130
     return 1 if failed else 0
 
 

@@ -133,3 +133,27 @@ def test_ctm_scores_with_sclite(digit_model_dir, spoken, tmp_path, capsys):
     assert counts[:2] == [3, 10] and counts[2:6] == [9, 0, 1, 0], res.stdout
     assert main(["score", str(stm), str(ctm), "--bootstrap", "0"]) == 0
     assert "%WER 10.00 [ 1 / 10, 0 ins, 1 del, 0 sub ]" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_what_was_written_and_exits_130(digit_model_dir, spoken, tmp_path, capsys, monkeypatch):
+    from asr import pipeline
+
+    wavs = []
+    for i, s in enumerate(spoken):
+        wavs.append(tmp_path / f"u{i}.wav")
+        sf.write(str(wavs[-1]), s.wave, 16000)
+    real_run = pipeline.Pipeline.run
+
+    def run_then_interrupt(self, sources):
+        for k, result in enumerate(real_run(self, sources)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield result
+
+    monkeypatch.setattr(pipeline.Pipeline, "run", run_then_interrupt)
+    out_dir = tmp_path / "out"
+    code = main(["transcribe", "--model", str(digit_model_dir), "--format", "kaldi", "--output-dir", str(out_dir),
+                 *map(str, wavs)])
+    assert code == 130
+    assert "interrupted after 2 of 3" in capsys.readouterr().err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["u0.kaldi.txt", "u1.kaldi.txt"]
