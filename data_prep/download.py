@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data_prep.common import PrepError
+from data_prep.prep_report import PrepError
 
 log = logging.getLogger("data_prep.common")
 
