@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import load_audio, resample
+from asr.audio import resample
 from asr.batching import pad_features
 from asr.checkpoint import load_state, read_model_config
 from asr.decode import Hypothesis
@@ -52,21 +52,20 @@ class Recognizer:
         return self._decoder
 
     @torch.inference_mode()
+    def emissions(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """Mono waveforms [S_i] at fbank_cfg.sample_rate, as one batch -> (log_probs [N, T, V] on
+        the CPU, out_lengths [N], empty [N]); a wave shorter than one analysis window is `empty`."""
+        feats = [compute_fbank(w, self.fbank_cfg) for w in waves]
+        empty = [f.shape[0] == 0 for f in feats]
+        x, lengths = pad_features([f if f.shape[0] else torch.zeros(1, self.fbank_cfg.num_mel_bins) for f in feats])
+        log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
+        return log_probs.float().cpu(), out_lengths.cpu(), empty
+
     def transcribe_waves(self, waves: list[np.ndarray]) -> list[Hypothesis]:
         """Decode mono waveforms [S_i] at fbank_cfg.sample_rate (one batch) with self.decoder."""
-        feats = [compute_fbank(w, self.fbank_cfg) for w in waves]
-        empty = [i for i, f in enumerate(feats) if f.shape[0] == 0]
-        nonempty = [f if f.shape[0] > 0 else torch.zeros(1, self.fbank_cfg.num_mel_bins) for f in feats]
-        x, lengths = pad_features(nonempty)
-        log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
-        hyps = self.decoder.decode(log_probs.float().cpu(), out_lengths.cpu())
-        for i in empty:  # shorter than one analysis window: nothing to recognise
-            hyps[i] = Hypothesis("", [], 0.0, [])
-        return hyps
-
-    def transcribe_file(self, path: str | Path) -> Hypothesis:
-        """Read any soundfile-readable file (resampled, downmixed) and decode it."""
-        return self.transcribe_waves([load_audio(path, self.fbank_cfg.sample_rate)])[0]
+        log_probs, out_lengths, empty = self.emissions(waves)
+        hyps = self.decoder.decode(log_probs, out_lengths)
+        return [Hypothesis("", [], 0.0, []) if e else h for h, e in zip(hyps, empty)]
 
     def transcribe(
         self,
@@ -124,7 +123,6 @@ class Recognizer:
         self.decoder_cfg = decoder
         self._decoder = None
 
-    @torch.inference_mode()
     def align(self, wave: np.ndarray, text: str, sample_rate: int | None = None) -> list[Word]:
         """Forced alignment of a known transcript: timed words of `text` in a mono waveform [S]."""
         from asr.decoders import model_frame_seconds
@@ -132,11 +130,9 @@ class Recognizer:
 
         if sample_rate is not None:
             wave = resample(np.asarray(wave, dtype=np.float32), sample_rate, self.fbank_cfg.sample_rate)
-        feats = compute_fbank(wave, self.fbank_cfg)
-        x, lengths = pad_features([feats])
-        log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
+        log_probs, out_lengths, _ = self.emissions([wave])
         frame_s = model_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.stack)
-        words = word_timings(log_probs[0, : int(out_lengths[0])].float().cpu(), self.tokens.encode(text), self.tokens, frame_s)
+        words = word_timings(log_probs[0, : int(out_lengths[0])], self.tokens.encode(text), self.tokens, frame_s)
         return refine_with_energy(words, wave, self.fbank_cfg.sample_rate)
 
 

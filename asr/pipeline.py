@@ -24,14 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from asr.audio import AudioError, resample, stream_audio
-from asr.batching import pad_features
 from asr.chunking import segment_at_pauses
 from asr.decode import Hypothesis
 from asr.decoders import model_frame_seconds
-from asr.features import compute_fbank
 from asr.timestamps import refine_with_energy, word_groups, word_text, word_timings
 from asr.tokens import TokenTable
 from asr.transcript import Transcript, Word
@@ -164,14 +161,9 @@ class Pipeline:
         self.frame_seconds = model_frame_seconds(recognizer.fbank_cfg.frame_shift_ms, recognizer.model_cfg.stack)
         self.model_seconds = 0.0  # time spent in features + model + decoding (for reports)
 
-    @torch.inference_mode()
     def _run_batch(self, items: list[tuple[_FileState, int, int, np.ndarray]]) -> None:
         rec, opts = self.rec, self.opts
-        feats = [compute_fbank(w, rec.fbank_cfg) for *_, w in items]
-        empty = [f.shape[0] == 0 for f in feats]
-        x, lengths = pad_features([f if f.shape[0] else torch.zeros(1, rec.fbank_cfg.num_mel_bins) for f in feats])
-        log_probs, out_lengths = rec.model(x.to(rec.device), lengths.to(rec.device))
-        log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
+        log_probs, out_lengths, empty = rec.emissions([w for *_, w in items])
         hyps = rec.decoder.decode(log_probs, out_lengths)
         for i, (state, index, start, chunk) in enumerate(items):
             offset = start / self.sample_rate

@@ -99,11 +99,6 @@ def test_batches_do_not_change_results(model, digit_speaker):
         assert a.score == pytest.approx(b.score, rel=1e-4, abs=1e-3)
 
 
-def test_transcribe_error_type_is_typed():
-    e = TranscribeError("u", "u.wav", "u.wav: file not found")
-    assert e.message.startswith("u.wav")
-
-
 def test_word_times_fall_back_to_the_decoders_frames():
     from asr.decode import Hypothesis
     from asr.pipeline import _words_from_timesteps
