@@ -136,10 +136,14 @@ def _decode_wav(data: bytes, voice: Voice, text: str, cmd: list[str]) -> tuple[n
     return wave, sr
 
 
+def espeak_settings(rate: float, pitch: float) -> tuple[int, int]:
+    """(words per minute, pitch 0..99) for espeak-ng from rate and pitch factors."""
+    return round(_ESPEAK_WPM * rate), min(99, max(0, round(_ESPEAK_PITCH + _ESPEAK_PITCH_PER_LN * math.log(pitch))))
+
+
 def synth_espeak(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
     """espeak-ng: -s words per minute = 175 * rate; -p 0..99 around 50, about log-linear in F0."""
-    wpm = round(_ESPEAK_WPM * rate)
-    p = min(99, max(0, round(_ESPEAK_PITCH + _ESPEAK_PITCH_PER_LN * math.log(pitch))))
+    wpm, p = espeak_settings(rate, pitch)
     cmd = ["espeak-ng", "-v", voice.name, "-s", str(wpm), "-p", str(p), "-b", "1", "--stdout", "--stdin"]
     return _decode_wav(_run(cmd, voice, text, stdin=text), voice, text, cmd)
 

@@ -3,9 +3,14 @@
 For the GPU proxy (proxy.py) only: a machine without the espeak-ng binary. Not bit-exact
 with the subprocess engine; same voice names, rate and pitch mapping.
 """
-import ctypes, math
-import numpy as np
+from __future__ import annotations
+
+import ctypes
+
 import espeakng_loader
+import numpy as np
+
+from data_prep import tts_engines as te
 
 _lib = None
 _buf = []
@@ -32,13 +37,14 @@ def _init():
     return _lib
 
 
-def synth_espeak(text, voice, rate, pitch):
-    from data_prep import tts_engines as te
+def synth_espeak(text: str, voice: te.Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """Like tts_engines.synth_espeak: float32 samples [S] in [-1, 1] and the engine's rate."""
     lib = _init()
     if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
         raise te.TTSError(f"voice {voice.name}")
-    lib.espeak_SetParameter(1, round(te._ESPEAK_WPM * rate), 0)
-    lib.espeak_SetParameter(3, min(99, max(0, round(te._ESPEAK_PITCH + te._ESPEAK_PITCH_PER_LN * math.log(pitch)))), 0)
+    wpm, p = te.espeak_settings(rate, pitch)
+    lib.espeak_SetParameter(1, wpm, 0)  # espeakRATE
+    lib.espeak_SetParameter(3, p, 0)  # espeakPITCH
     _buf.clear()
     data = text.encode("utf-8") + b"\0"
     lib.espeak_Synth(data, len(data), 0, 1, 0, 0, None, None)
@@ -47,11 +53,9 @@ def synth_espeak(text, voice, rate, pitch):
     return (wave.astype(np.float32) / 32768.0), _rate
 
 
-def patch():
-    from data_prep import tts_engines as te, synth_en as se
-    te.synth_espeak = synth_espeak
-    te.SYNTH_FUNCTIONS["espeak"] = synth_espeak
-    if hasattr(se, "SYNTH_FUNCTIONS"):
-        se.SYNTH_FUNCTIONS["espeak"] = synth_espeak
-    te.engine_binary = lambda engine: "/inproc"
-    te.check_espeak_variant = lambda voice: None
+def patch() -> None:
+    """Make data_prep use this engine for espeak voices, without the binary's checks."""
+    from data_prep import synth_en as se
+
+    te.SYNTH_FUNCTIONS["espeak"] = synth_espeak  # the dict synth_en reads
+    se.check_espeak_variant = lambda voice: None  # it runs the binary

@@ -8,7 +8,7 @@ variants in minutes (recipes/synth_en/README.md, "GPU proxy"):
 
     python recipes/synth_en/local/proxy.py sentences .proxy/sentences.txt     # here, where WordNet is
     python recipes/synth_en/local/proxy.py configs .proxy                     # .proxy/conf_<variant>.yaml
-    # on the GPU machine (espeakng-loader installed), from the repository root:
+    # on the GPU machine (`pip install -e '.[proxy]'`, or carry the espeakng-loader wheel), from the repository root:
     python recipes/synth_en/local/proxy.py run --sentences .proxy/sentences.txt \
         --config .proxy/conf_base.yaml --work-dir /tmp/pw --stop-stage 3 --device cuda
     for v in base ep8 lr4 light s4 combo; do
@@ -80,7 +80,6 @@ def run(argv: list[str]) -> None:
     espeak_inproc.patch()
     lines = sentences.read_text().splitlines()
     se.load_wordnet_sentences = lambda *a, **k: lines
-    se.check_espeak_variant = lambda voice: None
     sys.argv = ["run.py", *rest]
     runpy.run_path(str(HERE.parent / "run.py"), run_name="__main__")
 
