@@ -143,10 +143,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from asr.device import set_threads
-    from asr.inference import decoder_config, load_model
-    from asr.inputs import expand_inputs
-    from asr.output_formats import EXTENSIONS, needs_timestamps, write_transcript_file, write_transcripts
-    from asr.pipeline import Pipeline, TranscribeError, TranscribeOptions
+    from asr.transcribe.recognizer import decoder_config, load_model
+    from asr.transcribe.inputs import expand_inputs
+    from asr.transcribe.formats import EXTENSIONS, needs_timestamps, write_transcript_file, write_transcripts
+    from asr.transcribe.pipeline import Pipeline, TranscribeError, TranscribeOptions
 
     if args.no_timestamps and args.format in ("ctm", "srt", "vtt"):
         print(f"asr transcribe: error: --format {args.format} needs word timings; drop --no-timestamps", file=sys.stderr)
@@ -221,7 +221,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from asr.export import ExportError, export_model
+    from asr.transcribe.export import ExportError, export_model
 
     try:
         out = export_model(args.exp_dir, args.out_dir, force=args.force)
@@ -233,8 +233,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from asr.score_cli import run_compare, run_score
-    from asr.transcripts import ScoringError
+    from asr.scoring.commands import run_compare, run_score
+    from asr.scoring.files import ScoringError
 
     if (args.hyp is None) == (args.compare is None):
         print("asr score: error: give either HYP or --compare HYP_A HYP_B", file=sys.stderr)
@@ -263,7 +263,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from asr.datadir import DataDirError
+    from asr.data.datadir import DataDirError
     from asr.segments import SegmentedDataDir, read_any_datadir
 
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asr.datadir import DataDir, DataDirError, read_datadir, read_table, write_datadir, write_table
+from asr.data.datadir import DataDir, DataDirError, read_datadir, read_table, write_datadir, write_table
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def read_segmented_datadir(data_dir: str | Path, *, check_audio: bool = True) ->
 
 
 def read_any_datadir(data_dir: str | Path, *, check_audio: bool = True) -> DataDir:
-    """read_segmented_datadir when data_dir has a `segments` file, else asr.datadir.read_datadir."""
+    """read_segmented_datadir when data_dir has a `segments` file, else asr.data.datadir.read_datadir."""
     if (Path(data_dir) / "segments").exists():
         return read_segmented_datadir(data_dir, check_audio=check_audio)
     return read_datadir(data_dir, check_audio=check_audio)

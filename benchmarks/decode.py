@@ -29,11 +29,11 @@ from pathlib import Path
 
 import torch
 
-from asr.batching import FeatureSet
-from asr.datadir import read_table
-from asr.decoders import DecoderConfig, build_decoder, compute_emissions, decode_emissions, read_decoder_config
-from asr.inference import load_model
-from asr.scoring import score
+from asr.data.batching import FeatureSet
+from asr.data.datadir import read_table
+from asr.decoding.decoders import DecoderConfig, build_decoder, compute_emissions, decode_emissions, read_decoder_config
+from asr.transcribe.recognizer import load_model
+from asr.scoring.wer import score
 
 _WORKER: dict = {}  # per worker process: the decoder and the (forked) emissions
 

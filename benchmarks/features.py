@@ -1,4 +1,4 @@
-"""Time asr.features.compute_fbank against kaldi-native-fbank on the same audio, in one run.
+"""Time asr.data.features.compute_fbank against kaldi-native-fbank on the same audio, in one run.
 
 Both extractors use Kaldi's 80-bin log-mel fbank with the same options (dither 0, povey window,
 snip_edges, low_freq 20 Hz, energy_floor 0, int16-scaled samples) and one CPU thread. Each is
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.features import INT16_SCALE, FbankConfig, compute_fbank
+from asr.data.features import INT16_SCALE, FbankConfig, compute_fbank
 
 
 def speech_like(seconds: float, seed: int, sample_rate: int = 16000) -> np.ndarray:
@@ -37,8 +37,8 @@ def load_waves(data_dir: Path | None, seconds: float, utt_seconds: float, sample
     if data_dir is None:
         count = max(1, round(seconds / utt_seconds))
         return [speech_like(seconds / count, seed=i, sample_rate=sample_rate) for i in range(count)], "synthetic speech-like"
-    from asr.audio import load_audio
-    from asr.datadir import read_table
+    from asr.data.audio import load_audio
+    from asr.data.datadir import read_table
 
     waves, total = [], 0.0
     for utt, path in read_table(data_dir / "wav.scp").items():
@@ -51,7 +51,7 @@ def load_waves(data_dir: Path | None, seconds: float, utt_seconds: float, sample
 
 
 def knf_fbank(wave: np.ndarray, cfg: FbankConfig) -> np.ndarray:
-    """kaldi-native-fbank with the options asr.features uses -> [T, num_mel_bins] float32."""
+    """kaldi-native-fbank with the options asr.data.features uses -> [T, num_mel_bins] float32."""
     import kaldi_native_fbank as knf
 
     opts = knf.FbankOptions()
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"audio: {audio_s:.1f} s in {len(waves)} utterances ({source}); 1 thread; best of {args.repeats}")
     print(f"{'extractor':<34} {'seconds':>9} {'x real time':>12}")
-    print(f"{'asr.features.compute_fbank':<34} {t_ours:>9.3f} {audio_s / t_ours:>12.0f}")
+    print(f"{'asr.data.features.compute_fbank':<34} {t_ours:>9.3f} {audio_s / t_ours:>12.0f}")
     print(f"{'kaldi_native_fbank.OnlineFbank':<34} {t_knf:>9.3f} {audio_s / t_knf:>12.0f}")
     print(f"time ratio asr / knf: {t_ours / t_knf:.2f}")
     print(f"max |asr - knf|: {max_diff:.2e} over {frames} frames x {cfg.num_mel_bins} bins")

@@ -17,7 +17,7 @@ and reports the file's duration, the child's peak resident memory and wall time 
 duration; the CLI's own figure, model loading excluded, is shown too), the number of words,
 whether the word times are sane (starts non-decreasing, end > start, end <= the duration,
 with 1 ms for the jsonl's rounding), and the WER of the whole output against the used
-utterances' reference texts joined in order (one alignment of the whole text, asr.scoring).
+utterances' reference texts joined in order (one alignment of the whole text, asr.scoring.wer).
 
 Exit status 1 when the peak memory reaches --max-rss-gb (default 2 GB = 2e9 bytes), when the
 word times fail a check, or when transcription fails; 2 for bad arguments.
@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from asr.audio import load_audio
-from asr.datadir import read_table
-from asr.inputs import read_wav_scp
-from asr.scoring import score
+from asr.data.audio import load_audio
+from asr.data.datadir import read_table
+from asr.transcribe.inputs import read_wav_scp
+from asr.scoring.wer import score
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 44100

@@ -1,4 +1,4 @@
-"""Time asr.scoring.score against jiwer.process_words and NIST sclite on the same pairs, in one run.
+"""Time asr.scoring.wer.score against jiwer.process_words and NIST sclite on the same pairs, in one run.
 
 The pairs look like ASR output: references of 10-20 words drawn from a Zipfian vocabulary,
 hypotheses with about 7% substitutions, 3% deletions and 2% insertions (override with
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import jiwer
 
-from asr.scoring import read_transcripts, score, write_trn
+from asr.scoring.wer import read_transcripts, score, write_trn
 
 SCLITE = Path("/usr/lib/sctk/bin/sclite")
 

@@ -4,7 +4,7 @@ Times forward + CTC loss + backward + AdamW step on random features of the defau
 shapes (batches of `--max-frames` padded frames, utterances of `--seconds` s), on the chosen
 device, for:
 
-- ours: asr.model.BiLSTMCTC, whose BiLSTMLayer is exact on padded batches;
+- ours: asr.nn.model.BiLSTMCTC, whose BiLSTMLayer is exact on padded batches;
 - peer: the same sizes with one nn.LSTM(bidirectional=True) per layer on the padded batch (what
   most code does; its backward direction starts in the padding, so it is not exact);
 
@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from asr.device import pick_device
-from asr.model import BiLSTMCTC, ModelConfig
+from asr.nn.model import BiLSTMCTC, ModelConfig
 
 
 class PeerBiLSTM(nn.Module):

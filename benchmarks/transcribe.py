@@ -2,19 +2,19 @@
 
 What is timed, for each system, over all the data dir's audio (its wav.scp, in order):
 
-- ours: `asr.pipeline.Pipeline.run` as `asr transcribe` runs it: reading each file, silence
+- ours: `asr.transcribe.pipeline.Pipeline.run` as `asr transcribe` runs it: reading each file, silence
   chunking, batching, features, the BiLSTM and the decoder (greedy unless --decoder), on
   --threads torch threads (default 2). Forced alignment for word times is left out unless
   --timestamps (as with `asr transcribe --format text`). Loading the model (and building
   its decoder) is timed apart and not included, like the CLI's real-time factor. No warm-up
   run: the first batch pays its allocations, as it does in the CLI.
 - PocketSphinx 5.1.1 with its bundled US English model (acoustic model, 3-gram LM, CMUdict),
-  one thread: each file read with `asr.audio.load_audio` at 16 kHz, converted to int16, and
+  one thread: each file read with `asr.data.audio.load_audio` at 16 kHz, converted to int16, and
   decoded as one utterance (`start_utt`, `process_raw(full_utt=True)`, `end_utt`, `hyp`).
   Its decoder construction is timed apart, like our model loading.
 
 Real-time factor = wall seconds / seconds of audio (lower is faster). WER and CER are
-scored with asr.scoring (sclite's alignment) against the data dir's `text`; PocketSphinx's
+scored with asr.scoring.wer (sclite's alignment) against the data dir's `text`; PocketSphinx's
 output is normalised the way data_prep normalises transcripts (data_prep.common.normalise_text:
 lower case, letters and inner apostrophes) after dropping its filler tokens.
 
@@ -40,13 +40,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import AudioError, load_audio
-from asr.datadir import read_table
+from asr.data.audio import AudioError, load_audio
+from asr.data.datadir import read_table
 from asr.device import set_threads
-from asr.inference import decoder_config, load_model
-from asr.inputs import read_wav_scp
-from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
-from asr.scoring import score
+from asr.transcribe.recognizer import decoder_config, load_model
+from asr.transcribe.inputs import read_wav_scp
+from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
+from asr.scoring.wer import score
 from data_prep.common import RejectedText, normalise_text
 
 ROOT = Path(__file__).resolve().parent.parent

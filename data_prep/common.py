@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.datadir import DataDir
+from asr.data.datadir import DataDir
 from asr.segments import Segment, SegmentedDataDir, read_any_datadir, write_any_datadir
 from data_prep.prep_report import (  # noqa: F401  (re-exported: the corpus modules import them from here)
     BAD_ENTRY,
@@ -307,7 +307,7 @@ class CorpusConfig:
 
 
 def corpus_dir_option(flag: str, help: str) -> tuple[Callable, Callable]:
-    """(add_args, apply_args) for asr.recipe.recipe_main: `flag PATH` overrides cfg.corpus.corpus_dir."""
+    """(add_args, apply_args) for asr.recipe.runner.recipe_main: `flag PATH` overrides cfg.corpus.corpus_dir."""
     dest = flag.lstrip("-").replace("-", "_")
 
     def add_args(parser: argparse.ArgumentParser) -> None:

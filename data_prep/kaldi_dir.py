@@ -41,7 +41,7 @@ from data_prep.common import (
     run_prep_cli,
     write_prepared_dir,
 )
-from asr.datadir import DataDirError
+from asr.data.datadir import DataDirError
 from asr.segments import parse_segment
 
 log = logging.getLogger(__name__)

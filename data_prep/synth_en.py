@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr.audio import resample, write_audio
-from asr.datadir import DataDir, write_datadir
+from asr.data.audio import resample, write_audio
+from asr.data.datadir import DataDir, write_datadir
 from data_prep.tts_engines import SYNTH_FUNCTIONS, TTSError, Voice, check_espeak_variant
 
 log = logging.getLogger(__name__)

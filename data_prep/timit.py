@@ -16,7 +16,7 @@ TEST in DEV_SPEAKERS; test = the 24-speaker core test set, CORE_TEST_SPEAKERS. T
 case (`fcjf0-si1027`), the speaker is `<spk>`.
 
 `text` holds the phones folded from 61 to the training set (`phones`: 61, 48 or 39; `q` is
-dropped by the 48 and 39 folds); score with asr.phones.write_per_dir on the 39 set.
+dropped by the 48 and 39 folds); score with data_prep.timit_phones.write_per_dir on the 39 set.
 
 Audio: libsndfile reads plain (uncompressed) SPHERE, so wav.scp points at the .WAV files. When
 it cannot (or with `convert=True`), read_sphere converts them to <out_dir>/wav/<utt>.wav without sox.
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from asr.phones import TIMIT_FOLDING, PhoneError, fold_map, fold_phones
+from data_prep.timit_phones import TIMIT_FOLDING, PhoneError, fold_map, fold_phones
 from data_prep.common import (
     DEFAULT_MAX_BAD_FRACTION,
     EMPTY_TRANSCRIPT,

@@ -38,7 +38,7 @@ class DigitSpeaker:
         self._cache: dict[tuple[str, str, float], np.ndarray] = {}
 
     def word(self, word: str, voice: str, rate: float) -> np.ndarray:
-        from asr.audio import resample
+        from asr.data.audio import resample
         from data_prep.tts_engines import Voice, synth_espeak
 
         key = (word, voice, rate)
@@ -75,12 +75,12 @@ class DigitSpeaker:
 
 def train_digit_model(out_dir: Path, seed: int = 0, max_epochs: int = 40) -> Path:
     """Train the digits model and write out_dir/{config.yaml, tokens.txt, cmvn.stats, model.pt}."""
-    from asr.batching import pad_features
-    from asr.checkpoint import save_atomic, write_model_config
-    from asr.decode import greedy_decode
-    from asr.features import CmvnStats, FbankConfig, compute_fbank, write_cmvn
-    from asr.model import BiLSTMCTC, ModelConfig
-    from asr.tokens import build_token_table, write_tokens
+    from asr.data.batching import pad_features
+    from asr.nn.checkpoint import save_atomic, write_model_config
+    from asr.decoding.greedy import greedy_decode
+    from asr.data.features import CmvnStats, FbankConfig, compute_fbank, write_cmvn
+    from asr.nn.model import BiLSTMCTC, ModelConfig
+    from asr.data.tokens import build_token_table, write_tokens
 
     rng = np.random.default_rng(seed)
     speaker = DigitSpeaker()

@@ -1,4 +1,4 @@
-"""Tests for asr/align.py: sclite's weighted alignment and tie-breaking, batched in numpy.
+"""Tests for asr/scoring/alignment.py: sclite's weighted alignment and tie-breaking, batched in numpy.
 
 The expected alignments below were produced by sclite 2.4 (`-o sgml`); tests/test_scoring.py
 compares against the sclite binary itself when it is installed.
@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from asr.align import EPS, align, edit_ops, expand
+from asr.scoring.alignment import EPS, align, edit_ops, expand
 
 
 def reference_ops(ref: list[str], hyp: list[str]) -> str:
@@ -104,6 +104,6 @@ def test_expand_and_align():
 
 
 def test_tokens_compare_exactly():
-    # case folding is the caller's job (asr.scoring lowercases A-Z for sclite's default)
+    # case folding is the caller's job (asr.scoring.wer lowercases A-Z for sclite's default)
     assert edit_ops([["Hello"]], [["hello"]]) == ["S"]
     assert edit_ops([["école"]], [["école"]]) == ["C"]

@@ -1,4 +1,4 @@
-"""Tests for asr/audio.py: formats, downmix, resampling, and errors naming file and utterance."""
+"""Tests for asr/data/audio.py: formats, downmix, resampling, and errors naming file and utterance."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.audio import (
+from asr.data.audio import (
     AudioError,
     AudioInfo,
     StreamResampler,

@@ -1,4 +1,4 @@
-"""Tests for asr/batching.py: frame-budget bucketing, padding, and FeatureSet batches from an ark."""
+"""Tests for asr/data/batching.py: frame-budget bucketing, padding, and FeatureSet batches from an ark."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.batching import FeatureSet, bucket_batches, pad_features
+from asr.data.batching import FeatureSet, bucket_batches, pad_features
 
 
 def _lengths(n: int = 60, seed: int = 0) -> dict[str, int]:

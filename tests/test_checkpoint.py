@@ -1,4 +1,4 @@
-"""Tests for asr/checkpoint.py: atomic saves, safe loading, averaging, epoch files, model config."""
+"""Tests for asr/nn/checkpoint.py: atomic saves, safe loading, averaging, epoch files, model config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from asr.checkpoint import (
+from asr.nn.checkpoint import (
     average_state_dicts,
     epoch_checkpoints,
     load_state,
@@ -15,8 +15,8 @@ from asr.checkpoint import (
     save_atomic,
     write_model_config,
 )
-from asr.features import FbankConfig
-from asr.model import ModelConfig
+from asr.data.features import FbankConfig
+from asr.nn.model import ModelConfig
 
 
 class Sneaky:

@@ -1,4 +1,4 @@
-"""Tests for asr/chunking.py: silence-based splitting of long waves into decodable chunks."""
+"""Tests for asr/transcribe/chunking.py: silence-based splitting of long waves into decodable chunks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from asr.chunking import frame_energies_db, silence_threshold_db, split_on_silence
+from asr.transcribe.chunking import frame_energies_db, silence_threshold_db, split_on_silence
 from conftest import speech_like
 
 SR = 16000
@@ -194,7 +194,7 @@ def _speech_at(spans, total, sr=16000):
 
 
 def test_segment_at_pauses_cuts_every_long_pause_and_keeps_short_ones():
-    from asr.chunking import segment_at_pauses
+    from asr.transcribe.chunking import segment_at_pauses
 
     sr = 16000
     # pauses: 0.5 s (cut), 0.1 s (kept inside), 0.6 s (cut)
@@ -208,7 +208,7 @@ def test_segment_at_pauses_cuts_every_long_pause_and_keeps_short_ones():
 
 
 def test_segment_at_pauses_merges_short_pieces_and_respects_max():
-    from asr.chunking import segment_at_pauses
+    from asr.transcribe.chunking import segment_at_pauses
 
     sr = 16000
     wave = _speech_at([(0.1, 0.3), (0.8, 0.95), (1.5, 3.0)], 3.4)  # two tiny words, then a longer one

@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.checkpoint import save_atomic, write_model_config
+from asr.nn.checkpoint import save_atomic, write_model_config
 from asr.cli import build_parser, main
-from asr.features import FbankConfig
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.tokens import build_token_table, write_tokens
+from asr.data.features import FbankConfig
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.data.tokens import build_token_table, write_tokens
 
 from conftest import speech_like
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.audio import resample
+from asr.data.audio import resample
 from asr.cli import main
-from asr.output_formats import stm_lines
+from asr.transcribe.formats import stm_lines
 
 SCLITE = "/usr/lib/sctk/bin/sclite"
 
@@ -136,7 +136,7 @@ def test_ctm_scores_with_sclite(digit_model_dir, spoken, tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_what_was_written_and_exits_130(digit_model_dir, spoken, tmp_path, capsys, monkeypatch):
-    from asr import pipeline
+    from asr.transcribe import pipeline
 
     wavs = []
     for i, s in enumerate(spoken):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from asr.config import ConfigError, from_dict, load_yaml, save_yaml, to_dict
-from asr.specaug import SpecAugConfig
-from asr.train import TrainConfig
+from asr.data.specaug import SpecAugConfig
+from asr.nn.train import TrainConfig
 
 
 @dataclass

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from asr.batching import Batch
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.train import compute_loss, use_bf16
+from asr.data.batching import Batch
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.train import compute_loss, use_bf16
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

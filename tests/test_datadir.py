@@ -1,4 +1,4 @@
-"""Tests for asr/datadir.py: round trip, and validation errors that name file and line."""
+"""Tests for asr/data/datadir.py: round trip, and validation errors that name file and line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.datadir import DataDir, DataDirError, read_datadir, read_table, spk2utt_from_utt2spk, write_datadir, write_table
+from asr.data.datadir import DataDir, DataDirError, read_datadir, read_table, spk2utt_from_utt2spk, write_datadir, write_table
 
 
 def _lines(path: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""Tests for asr/decode.py: greedy CTC collapse on hand-made log-probs, and decoding a FeatureSet."""
+"""Tests for asr/decoding/greedy.py: greedy CTC collapse on hand-made log-probs, and decoding a FeatureSet."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from asr.batching import FeatureSet
-from asr.decode import Hypothesis, decode_featureset, greedy_decode
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.tokens import build_token_table
+from asr.data.batching import FeatureSet
+from asr.decoding.greedy import Hypothesis, decode_featureset, greedy_decode
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.data.tokens import build_token_table
 
 TOKENS = build_token_table(["ab"])  # <blk>=0, |=1, a=2, b=3
 SYMBOL_ID = {"_": 0, "|": 1, "a": 2, "b": 3}

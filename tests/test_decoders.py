@@ -1,4 +1,4 @@
-"""Tests for asr/beam_search.py and asr/decoders.py on hand-made emissions: prefix beam search
+"""Tests for asr/decoding/beam_search.py and asr/decoding/decoders.py on hand-made emissions: prefix beam search
 against brute force and greedy, the LM decoders (lexicon and lexicon-free), empty input, bad
 LM/lexicon files, the model directory's default decoder, and CTM output."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from asr.beam_search import prefix_beam_search
-from asr.checkpoint import save_atomic, write_model_config
-from asr.decode import Hypothesis, greedy_decode
-from asr.lm_decoders import LexiconLMDecoder
-from asr.decoders import (
+from asr.decoding.beam_search import prefix_beam_search
+from asr.nn.checkpoint import save_atomic, write_model_config
+from asr.decoding.greedy import Hypothesis, greedy_decode
+from asr.decoding.flashlight import LexiconLMDecoder
+from asr.decoding.decoders import (
     BeamSearchDecoder,
     DecoderConfig,
     DecoderError,
@@ -25,11 +25,11 @@ from asr.decoders import (
     write_ctm,
     write_decoder_config,
 )
-from asr.features import FbankConfig
-from asr.inference import decoder_config, load_model
-from asr.lm import LMError, build_lexicon, write_arpa, write_lexicon
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.tokens import build_token_table, write_tokens
+from asr.data.features import FbankConfig
+from asr.transcribe.recognizer import decoder_config, load_model
+from asr.decoding.lm import LMError, build_lexicon, write_arpa, write_lexicon
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.data.tokens import build_token_table, write_tokens
 
 TRAIN = ["the cat sat on the mat", "the cat ran", "a dog sat on the mat", "the dog ran to the cat"]
 TOKENS = build_token_table(["abcdefghijklmnopqrstuvwxyz"])

@@ -10,10 +10,10 @@ import torch
 
 import asr
 from asr.cli import main
-from asr.decoders import DecoderConfig, read_decoder_config, write_decoder_config
-from asr.export import ExportError, export_model
-from asr.lm import build_lexicon, write_arpa, write_lexicon
-from asr.tokens import read_tokens
+from asr.decoding.decoders import DecoderConfig, read_decoder_config, write_decoder_config
+from asr.transcribe.export import ExportError, export_model
+from asr.decoding.lm import build_lexicon, write_arpa, write_lexicon
+from asr.data.tokens import read_tokens
 
 
 @pytest.fixture

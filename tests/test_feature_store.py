@@ -1,4 +1,4 @@
-"""Tests for asr/feature_store.py: stored features (ark/scp), parallel jobs, CMVN stats, errors."""
+"""Tests for asr/data/feature_store.py: stored features (ark/scp), parallel jobs, CMVN stats, errors."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import kaldiio
 import numpy as np
 import pytest
 
-from asr.audio import AudioError, load_audio
-from asr.datadir import read_table
-from asr.feature_store import compute_cmvn_stats, make_features
-from asr.features import FbankConfig, compute_fbank
+from asr.data.audio import AudioError, load_audio
+from asr.data.datadir import read_table
+from asr.data.feature_store import compute_cmvn_stats, make_features
+from asr.data.features import FbankConfig, compute_fbank
 
 CFG = FbankConfig()
 

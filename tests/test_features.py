@@ -1,4 +1,4 @@
-"""Tests for asr/features.py: agreement with kaldi-native-fbank, shapes, CMVN statistics and files."""
+"""Tests for asr/data/features.py: agreement with kaldi-native-fbank, shapes, CMVN statistics and files."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from asr.features import INT16_SCALE, CmvnStats, FbankConfig, compute_fbank, read_cmvn, write_cmvn
+from asr.data.features import INT16_SCALE, CmvnStats, FbankConfig, compute_fbank, read_cmvn, write_cmvn
 
 knf = pytest.importorskip("kaldi_native_fbank")
 
 
 def _knf_fbank(wave: np.ndarray, cfg: FbankConfig) -> np.ndarray:
-    """Reference features from kaldi-native-fbank with the options asr.features uses."""
+    """Reference features from kaldi-native-fbank with the options asr.data.features uses."""
     opts = knf.FbankOptions()
     opts.frame_opts.samp_freq = cfg.sample_rate
     opts.frame_opts.dither = 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.inputs import expand_inputs, read_wav_scp
+from asr.transcribe.inputs import expand_inputs, read_wav_scp
 
 
 def test_folders_are_searched_recursively_by_extension(tmp_path):

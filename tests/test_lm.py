@@ -1,4 +1,4 @@
-"""Tests for asr/lm.py and the LM stage: ARPA training with <unk>, reading it back (ours and
+"""Tests for asr/decoding/lm.py and the LM stage: ARPA training with <unk>, reading it back (ours and
 KenLM's), perplexity, the lexicon, and errors that name the file and line."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.lm import (
+from asr.decoding.lm import (
     UNK,
     LMError,
     SpellingModel,
@@ -20,8 +20,8 @@ from asr.lm import (
     write_arpa,
     write_lexicon,
 )
-from asr.stages import lm_stage
-from asr.tokens import build_token_table, write_tokens
+from asr.recipe.stages import lm_stage
+from asr.data.tokens import build_token_table, write_tokens
 
 TRAIN = ["the cat sat on the mat", "the dog sat", "a cat ran", "the cat ran on the mat", "it's a dog"]
 TOKENS = build_token_table(TRAIN)

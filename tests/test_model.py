@@ -1,4 +1,4 @@
-"""Tests for asr/model.py: shapes, normalisation, padding behaviour, projection and frame stacking."""
+"""Tests for asr/nn/model.py: shapes, normalisation, padding behaviour, projection and frame stacking."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from asr.model import BiLSTMCTC, GlobalCMVN, ModelConfig, reverse_padded, stack_frames
+from asr.nn.model import BiLSTMCTC, GlobalCMVN, ModelConfig, reverse_padded, stack_frames
 
 
 def _model(**kw) -> BiLSTMCTC:

@@ -1,4 +1,4 @@
-"""Tests for asr/output_formats.py: every format, subtitle cues, files and streams, and
+"""Tests for asr/transcribe/formats.py: every format, subtitle cues, files and streams, and
 scoring its CTM against its STM with our `asr score` and with NIST sclite."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from test_scoring import SCLITE, _sum_table, needs_sclite
 
-from asr.datadir import read_table
-from asr.output_formats import (
+from asr.data.datadir import read_table
+from asr.transcribe.formats import (
     EXTENSIONS,
     FORMATS,
     Cue,
@@ -27,8 +27,8 @@ from asr.output_formats import (
     write_transcript_file,
     write_transcripts,
 )
-from asr.transcript import Transcript, Word
-from asr.transcripts import read_ref_hyp, read_transcripts
+from asr.transcribe.transcript import Transcript, Word
+from asr.scoring.files import read_ref_hyp, read_transcripts
 
 WORDS = [
     Word("hello", 0.21, 0.55, 0.97),

@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 
 import asr
-from asr.audio import AudioError, resample
-from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
+from asr.data.audio import AudioError, resample
+from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +100,9 @@ def test_batches_do_not_change_results(model, digit_speaker):
 
 
 def test_word_times_fall_back_to_the_decoders_frames():
-    from asr.decode import Hypothesis
-    from asr.pipeline import _words_from_timesteps
-    from asr.tokens import build_token_table
+    from asr.decoding.greedy import Hypothesis
+    from asr.transcribe.pipeline import _words_from_timesteps
+    from asr.data.tokens import build_token_table
 
     tokens = build_token_table(["ab c"])  # <blk> | a b c
     hyp = Hypothesis("ab c", [2, 3, 1, 4], -1.0, [3, 5, 8, 10])

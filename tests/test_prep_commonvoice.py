@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from asr.audio import load_audio
-from asr.datadir import read_datadir
+from asr.data.audio import load_audio
+from asr.data.datadir import read_datadir
 from data_prep.commonvoice import prepare_commonvoice
 from data_prep.common import PrepError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.datadir import read_datadir
+from asr.data.datadir import read_datadir
 from data_prep.common import PrepError
 from data_prep.librispeech import FULL_SUBSETS, main, prepare_librispeech
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from asr.datadir import read_datadir
+from asr.data.datadir import read_datadir
 from data_prep.ljspeech import prepare_ljspeech
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ljspeech"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.datadir import read_datadir
-from asr.phones import TIMIT_39, TIMIT_48, TIMIT_61, PhoneError, fold_map, fold_phones, write_per_dir
+from asr.data.datadir import read_datadir
+from data_prep.timit_phones import TIMIT_39, TIMIT_48, TIMIT_61, PhoneError, fold_map, fold_phones, write_per_dir
 from data_prep.common import PrepError
 from data_prep.timit import (
     CORE_TEST_SPEAKERS,

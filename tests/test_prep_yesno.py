@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from asr.datadir import read_datadir
+from asr.data.datadir import read_datadir
 from data_prep.common import PrepError
 from data_prep.yesno import labels_to_text, prepare_yesno
 

@@ -1,4 +1,4 @@
-"""Tests for asr/recipe.py: stage slicing, markers, skipping, reruns after failure, --force."""
+"""Tests for asr/recipe/runner.py: stage slicing, markers, skipping, reruns after failure, --force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from asr.recipe import Stage, add_stage_args, marker_path, run_stages, stage_seconds
+from asr.recipe.runner import Stage, add_stage_args, marker_path, run_stages, stage_seconds
 
 
 class Recorder:

@@ -1,7 +1,7 @@
 """The corpus recipes on fixture data: every config loads; YESNO and the custom-folder recipe run
 from preparation to a %WER line; LibriSpeech (BPE), Mini LibriSpeech and TIMIT (PER on 39
 phones) run the stages that show their corpus-specific parts. Also the phone and BPE token
-tables those recipes train on (asr/tokens.py)."""
+tables those recipes train on (asr/data/tokens.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from asr.config import load_yaml
-from asr.datadir import read_table
-from asr.recipe import run_stages
-from asr.tokens import TokenError, TokenTable, build_phone_token_table, read_tokens, write_tokens
+from asr.data.datadir import read_table
+from asr.recipe.runner import run_stages
+from asr.data.tokens import TokenError, TokenTable, build_phone_token_table, read_tokens, write_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -129,7 +129,7 @@ def test_timit_recipe_scores_per_on_39_phones(tmp_path):
     assert "## Phone error rate (per39)" in (exp / "RESULTS.md").read_text()
 
 
-# --- token units (asr/tokens.py additions) ---------------------------------------------------
+# --- token units (asr/data/tokens.py additions) ---------------------------------------------------
 
 
 def test_phone_table_encodes_symbols_and_reads_back_as_phones(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for asr/scoring.py (with asr/transcripts.py and asr/score_reports.py): file formats,
+"""Tests for asr/scoring/wer.py (with asr/scoring/files.py and asr/scoring/reports.py): file formats,
 counts, reports, `asr score`, and parity with the sclite binary."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from asr.score_cli import run_compare, run_score
-from asr.scoring import (
+from asr.scoring.commands import run_compare, run_score
+from asr.scoring.wer import (
     ErrorCounts,
     Normalizer,
     ScoringError,

@@ -1,11 +1,11 @@
-"""Tests for asr/significance.py: bootstrap intervals of a WER and the paired test of two systems."""
+"""Tests for asr/scoring/significance.py: bootstrap intervals of a WER and the paired test of two systems."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from asr.significance import bootstrap_wer, paired_bootstrap
+from asr.scoring.significance import bootstrap_wer, paired_bootstrap
 
 
 def _set(n_utts: int, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

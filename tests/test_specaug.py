@@ -1,10 +1,10 @@
-"""Tests for asr/specaug.py: masks stay inside each utterance, fill value, switches, determinism."""
+"""Tests for asr/data/specaug.py: masks stay inside each utterance, fill value, switches, determinism."""
 
 from __future__ import annotations
 
 import torch
 
-from asr.specaug import SpecAugConfig, spec_augment
+from asr.data.specaug import SpecAugConfig, spec_augment
 
 WIDE = SpecAugConfig(num_freq_masks=3, max_freq_width=6, num_time_masks=3, max_time_width=20, max_time_fraction=0.3)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.datadir import read_datadir, read_table
+from asr.data.datadir import read_datadir, read_table
 from data_prep import synth_en
 from data_prep.synth_en import (
     DEFAULT_HELDOUT,

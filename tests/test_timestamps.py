@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from asr.timestamps import word_groups, align_tokens, ctc_min_frames, refine_with_energy, word_timings
-from asr.tokens import BLANK, TokenTable, build_token_table
-from asr.transcript import Word
+from asr.transcribe.timing import word_groups, align_tokens, ctc_min_frames, refine_with_energy, word_timings
+from asr.data.tokens import BLANK, TokenTable, build_token_table
+from asr.transcribe.transcript import Word
 
 
 def peaky(T: int, V: int, path: list[int], p: float = 0.9) -> torch.Tensor:

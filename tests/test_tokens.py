@@ -1,10 +1,10 @@
-"""Tests for asr/tokens.py: the character table, encode/decode, and tokens.txt."""
+"""Tests for asr/data/tokens.py: the character table, encode/decode, and tokens.txt."""
 
 from __future__ import annotations
 
 import pytest
 
-from asr.tokens import BLANK, WORD_SEP, TokenError, TokenTable, build_token_table, read_tokens, write_tokens
+from asr.data.tokens import BLANK, WORD_SEP, TokenError, TokenTable, build_token_table, read_tokens, write_tokens
 
 TEXTS = ["hello world", "good morning", "yes it's"]
 

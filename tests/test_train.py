@@ -1,4 +1,4 @@
-"""Tests for asr/train.py (with asr/scoring.py and asr/device.py): a tiny model trains,
+"""Tests for asr/nn/train.py (with asr/scoring/wer.py and asr/device.py): a tiny model trains,
 writes its files, resumes after a stop, and follows the learning-rate schedule."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from asr.batching import FeatureSet
-from asr.checkpoint import load_state
+from asr.data.batching import FeatureSet
+from asr.nn.checkpoint import load_state
 from asr.device import pick_device, set_threads
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.specaug import SpecAugConfig
-from asr.tokens import build_token_table
-from asr.train import TrainConfig, lr_at, train
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.data.specaug import SpecAugConfig
+from asr.data.tokens import build_token_table
+from asr.nn.train import TrainConfig, lr_at, train
 
 TOKENS = build_token_table(["ab"])  # <blk>, |, a, b
 DIM = 6
@@ -113,7 +113,7 @@ def test_resume_continues_from_last_epoch(tmp_path, sets, caplog):
     calls = []
     original_batch = train_set.batch
     train_set.batch = lambda utts: calls.append(utts) or original_batch(utts)
-    with caplog.at_level(logging.INFO, logger="asr.train"):
+    with caplog.at_level(logging.INFO, logger="asr.nn.train"):
         _run(sets, exp, _cfg(2))
     assert "resuming" in caplog.text
     history = load_state(exp / "last.pt")["history"]

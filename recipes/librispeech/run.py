@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from asr.recipe import Stage, recipe_main
-from asr.stages import ModelStagesConfig, model_stages
+from asr.recipe.runner import Stage, recipe_main
+from asr.recipe.stages import ModelStagesConfig, model_stages
 from data_prep.common import CorpusConfig, PrepError, corpus_dir_option
 from data_prep.librispeech import prepare_librispeech_sets
 

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import torch
 
-from asr.datadir import read_datadir
-from asr.decoders import DecoderConfig, DecodingConfig
-from asr.features import FbankConfig
-from asr.lm import LMConfig
-from asr.model import ModelConfig
-from asr.recipe import Stage, recipe_main, stage_seconds
-from asr.stages import decode_sets_stage, features_stage, lm_stage, score_stage, tokens_stage, train_stage, tune_lm_stage
-from asr.train import TrainConfig
+from asr.data.datadir import read_datadir
+from asr.decoding.decoders import DecoderConfig, DecodingConfig
+from asr.data.features import FbankConfig
+from asr.decoding.lm import LMConfig
+from asr.nn.model import ModelConfig
+from asr.recipe.runner import Stage, recipe_main, stage_seconds
+from asr.recipe.stages import decode_sets_stage, features_stage, lm_stage, score_stage, tokens_stage, train_stage, tune_lm_stage
+from asr.nn.train import TrainConfig
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from asr.phones import fold_map
-from asr.recipe import Stage, recipe_main, stage_seconds
-from asr.stages import ModelStagesConfig, TokenConfig, model_stages, per_stage, score_stage
+from data_prep.timit_phones import fold_map
+from asr.recipe.runner import Stage, recipe_main, stage_seconds
+from asr.recipe.stages import ModelStagesConfig, TokenConfig, model_stages, per_stage, score_stage
 from data_prep.common import CorpusConfig, PrepError, SetSpec, assemble_sets, corpus_dir_option
 from data_prep.timit import SETS, prepare_timit
 

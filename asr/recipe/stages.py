@@ -30,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-from asr.batching import FeatureSet
-from asr.checkpoint import write_model_config
-from asr.datadir import read_table
-from asr.decode import decode_featureset
-from asr.decoders import (
+from asr.data.batching import FeatureSet
+from asr.nn.checkpoint import write_model_config
+from asr.data.datadir import read_table
+from asr.decoding.greedy import decode_featureset
+from asr.decoding.decoders import (
     DECODER_CONFIG,
     DecoderConfig,
     DecodingConfig,
@@ -45,16 +45,16 @@ from asr.decoders import (
     write_ctm,
     write_decoder_config,
 )
-from asr.feature_store import compute_cmvn_stats, make_features
-from asr.features import FbankConfig, read_cmvn, write_cmvn
-from asr.inference import load_model
-from asr.lm import build_lexicon, perplexity, read_arpa, write_arpa, write_lexicon
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.phones import write_per_dir
-from asr.recipe import Stage, stage_seconds
-from asr.results import lm_decoding_notes, write_results
-from asr.scoring import score, write_text, write_trn
-from asr.tokens import (
+from asr.data.feature_store import compute_cmvn_stats, make_features
+from asr.data.features import FbankConfig, read_cmvn, write_cmvn
+from asr.transcribe.recognizer import load_model
+from asr.decoding.lm import build_lexicon, perplexity, read_arpa, write_arpa, write_lexicon
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from data_prep.timit_phones import write_per_dir
+from asr.recipe.runner import Stage, stage_seconds
+from asr.recipe.results import lm_decoding_notes, write_results
+from asr.scoring.wer import score, write_text, write_trn
+from asr.data.tokens import (
     UNITS,
     build_bpe_token_table,
     build_phone_token_table,
@@ -62,7 +62,7 @@ from asr.tokens import (
     read_tokens,
     write_tokens,
 )
-from asr.train import TrainConfig, train
+from asr.nn.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ def bpe_tokens_stage(data: Path, vocab_size: int) -> None:
     """Train a sentencepiece BPE model on data/train/text -> data/lang/{bpe.model,bpe.vocab,tokens.txt}.
 
     tokens.txt is the blank (in sentencepiece's <unk> slot, id 0) and the pieces in id order, so
-    asr.tokens encodes like sentencepiece without it; the first 2000 transcripts are checked.
+    asr.data.tokens encodes like sentencepiece without it; the first 2000 transcripts are checked.
     """
     require(data / "train" / "text")
     try:
@@ -323,7 +323,7 @@ def bpe_tokens_stage(data: Path, vocab_size: int) -> None:
     table = build_bpe_token_table(sp.id_to_piece(i) for i in range(sp.get_piece_size()))
     for text in texts[:2000]:
         if table.encode(text) != sp.encode(text):
-            raise RuntimeError(f"{lang / 'bpe.model'}: asr.tokens splits {text!r} unlike sentencepiece")
+            raise RuntimeError(f"{lang / 'bpe.model'}: asr.data.tokens splits {text!r} unlike sentencepiece")
     write_tokens(lang / "tokens.txt", table)
     log.info("BPE: %d pieces (asked for %d)", len(table) - 1, vocab_size)
 

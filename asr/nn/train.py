@@ -17,13 +17,13 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from asr.batching import Batch, FeatureSet, bucket_batches
-from asr.checkpoint import average_state_dicts, epoch_checkpoints, load_state, save_atomic
-from asr.decode import greedy_decode
-from asr.model import BiLSTMCTC
-from asr.scoring import score
-from asr.specaug import SpecAugConfig, spec_augment
-from asr.tokens import TokenTable
+from asr.data.batching import Batch, FeatureSet, bucket_batches
+from asr.nn.checkpoint import average_state_dicts, epoch_checkpoints, load_state, save_atomic
+from asr.decoding.greedy import greedy_decode
+from asr.nn.model import BiLSTMCTC
+from asr.scoring.wer import score
+from asr.data.specaug import SpecAugConfig, spec_augment
+from asr.data.tokens import TokenTable
 
 log = logging.getLogger(__name__)
 

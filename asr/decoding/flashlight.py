@@ -11,7 +11,7 @@
 
 Scores: acoustic log-probabilities are natural logs; the LM adds `lm_weight * log10 P(word)`
 and `word_score` per word (flashlight's convention, with KenLM's log10 probabilities).
-Both are built by asr.decoders.build_decoder from a DecoderConfig with kind 'lm'.
+Both are built by asr.decoding.decoders.build_decoder from a DecoderConfig with kind 'lm'.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState, ctc_decoder
 
-from asr.decode import Hypothesis
-from asr.decoders import Decoder, DecoderConfig
-from asr.lm import BOS, EOS, UNK, ArpaLM, SpellingModel, read_arpa, read_lexicon
-from asr.tokens import BLANK, WORD_SEP, TokenTable
+from asr.decoding.greedy import Hypothesis
+from asr.decoding.decoders import Decoder, DecoderConfig
+from asr.decoding.lm import BOS, EOS, UNK, ArpaLM, SpellingModel, read_arpa, read_lexicon
+from asr.data.tokens import BLANK, WORD_SEP, TokenTable
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from asr.scoring import write_score_dir
+from asr.scoring.wer import write_score_dir
 
 # 61-phone symbol -> (48-phone symbol, 39-phone symbol); None deletes the phone.
 TIMIT_FOLDING: dict[str, tuple[str | None, str | None]] = {
@@ -76,7 +76,7 @@ def write_per_dir(
     mapping: dict[str, str | None],
     utt2spk: dict[str, str] | None = None,
 ) -> str:
-    """Fold refs and hyps with `mapping`, score them with asr.scoring (phones as words) into out_dir.
+    """Fold refs and hyps with `mapping`, score them with asr.scoring.wer (phones as words) into out_dir.
 
     out_dir gets the scorer's files (its `wer` line is the PER) and `per`, the same line
     labelled %PER. Returns that line.

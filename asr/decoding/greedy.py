@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from asr.batching import FeatureSet, bucket_batches
-from asr.tokens import TokenTable
+from asr.data.batching import FeatureSet, bucket_batches
+from asr.data.tokens import TokenTable
 
 
 @dataclass

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr.audio import AudioError, load_audio
-from asr.datadir import read_datadir, read_table, write_table
-from asr.features import CmvnStats, FbankConfig, compute_fbank
+from asr.data.audio import AudioError, load_audio
+from asr.data.datadir import read_datadir, read_table, write_table
+from asr.data.features import CmvnStats, FbankConfig, compute_fbank
 from asr.segments import audio_items, read_segmented_datadir
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@
         ...  # a Transcript, or a TranscribeError naming the input, in input order
 
 Memory stays bounded whatever the file length: a file is read block by block
-(`asr.audio.stream_audio`), gathered into windows of `window_seconds`, and each window is cut
+(`asr.data.audio.stream_audio`), gathered into windows of `window_seconds`, and each window is cut
 at every pause of `pause_seconds` or more into chunks of at most `max_chunk_seconds`
-(`asr.chunking.segment_at_pauses`); the part after a window's last cut waits for the next
+(`asr.transcribe.chunking.segment_at_pauses`); the part after a window's last cut waits for the next
 window. Each chunk is decoded on its own, like a training sentence, and a pause is always a
 word boundary (a character model trained on continuous speech need not emit one across a
 long silence). Chunks from one or many files are
@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.audio import AudioError, resample, stream_audio
-from asr.chunking import segment_at_pauses
-from asr.decode import Hypothesis
-from asr.decoders import model_frame_seconds
-from asr.timestamps import refine_with_energy, word_groups, word_text, word_timings
-from asr.tokens import TokenTable
-from asr.transcript import Transcript, Word
+from asr.data.audio import AudioError, resample, stream_audio
+from asr.transcribe.chunking import segment_at_pauses
+from asr.decoding.greedy import Hypothesis
+from asr.decoding.decoders import model_frame_seconds
+from asr.transcribe.timing import refine_with_energy, word_groups, word_text, word_timings
+from asr.data.tokens import TokenTable
+from asr.transcribe.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
 

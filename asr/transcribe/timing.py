@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 import torchaudio.functional as AF
 
-from asr.tokens import BPE_WORD_START, WORD_SEP, TokenTable
-from asr.transcript import Word
+from asr.data.tokens import BPE_WORD_START, WORD_SEP, TokenTable
+from asr.transcribe.transcript import Word
 
 
 def word_groups(token_ids: list[int], tokens: TokenTable) -> list[list[int]]:
@@ -130,9 +130,9 @@ def refine_with_energy(words: list[Word], wave, sample_rate: int, offset: float 
     words: timed words of one chunk (times include `offset`, the chunk's start in seconds);
     wave: the chunk's samples [S]. A word never grows into its neighbours or past the chunk, so
     in continuous speech little changes, while a word before a pause ends where its sound ends
-    rather than at its last CTC spike. Silence is asr.chunking's relative energy threshold.
+    rather than at its last CTC spike. Silence is asr.transcribe.chunking's relative energy threshold.
     """
-    from asr.chunking import frame_energies_db, silence_threshold_db
+    from asr.transcribe.chunking import frame_energies_db, silence_threshold_db
 
     if not words:
         return words

@@ -4,7 +4,7 @@ libsndfile reads a WAV or AIFF file whose header declares more samples than the 
 a shorter file, without an error, and an Ogg file cut between pages as a shorter valid stream.
 These checks read only the headers (and the last Ogg page): `container_truncation(path)` says
 why the file is truncated, or returns None. FLAC and MP3 truncation shows up while decoding
-(asr.audio compares the samples decoded with the count the header declares).
+(asr.data.audio compares the samples decoded with the count the header declares).
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@
     hyps = decoder.decode(log_probs, lengths)          # log_probs [N, T, V], lengths [N] -> [Hypothesis]
     nbest = decoder.decode_nbest(log_probs, lengths)   # -> N lists, best first
 
-Every decoder returns asr.decode.Hypothesis (text, token ids, score, output frame of each token).
+Every decoder returns asr.decoding.greedy.Hypothesis (text, token ids, score, output frame of each token).
 
-- GreedyDecoder: best token per frame (asr/decode.py).
-- BeamSearchDecoder: CTC prefix beam search, no LM (asr/beam_search.py).
+- GreedyDecoder: best token per frame (asr/decoding/greedy.py).
+- BeamSearchDecoder: CTC prefix beam search, no LM (asr/decoding/beam_search.py).
 - LexiconLMDecoder, LexiconFreeLMDecoder: beam search with a word n-gram LM through torchaudio's
-  flashlight `ctc_decoder`, with or without a lexicon (asr/lm_decoders.py).
+  flashlight `ctc_decoder`, with or without a lexicon (asr/decoding/flashlight.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
-from asr.batching import FeatureSet, bucket_batches
-from asr.beam_search import prefix_beam_search
-from asr.decode import Hypothesis, greedy_decode
-from asr.lm import read_arpa
-from asr.tokens import TokenTable
+from asr.data.batching import FeatureSet, bucket_batches
+from asr.decoding.beam_search import prefix_beam_search
+from asr.decoding.greedy import Hypothesis, greedy_decode
+from asr.decoding.lm import read_arpa
+from asr.data.tokens import TokenTable
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def build_decoder(cfg: DecoderConfig, tokens: TokenTable, base_dir: str | Path |
         if not cfg.lm:
             raise DecoderError("decoder 'lm' needs an ARPA language model (--lm PATH)")
         lm_path = resolve(cfg.lm, base_dir)
-        from asr.lm_decoders import LexiconFreeLMDecoder, LexiconLMDecoder
+        from asr.decoding.flashlight import LexiconFreeLMDecoder, LexiconLMDecoder
 
         if cfg.lexicon:
             return LexiconLMDecoder(tokens, lm_path, resolve(cfg.lexicon, base_dir), cfg)

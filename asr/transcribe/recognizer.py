@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.audio import resample
-from asr.batching import pad_features
-from asr.checkpoint import load_state, read_model_config
-from asr.decode import Hypothesis
-from asr.decoders import DECODER_KINDS, Decoder, DecoderConfig, DecoderError, build_decoder, read_decoder_config
+from asr.data.audio import resample
+from asr.data.batching import pad_features
+from asr.nn.checkpoint import load_state, read_model_config
+from asr.decoding.greedy import Hypothesis
+from asr.decoding.decoders import DECODER_KINDS, Decoder, DecoderConfig, DecoderError, build_decoder, read_decoder_config
 from asr.device import pick_device
-from asr.features import FbankConfig, compute_fbank
-from asr.model import BiLSTMCTC, ModelConfig
-from asr.tokens import TokenTable, read_tokens
-from asr.transcript import Transcript, Word
+from asr.data.features import FbankConfig, compute_fbank
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.data.tokens import TokenTable, read_tokens
+from asr.transcribe.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,11 @@ class Recognizer:
         or a list of these. decoder: 'greedy', 'beam', 'lm' or a DecoderConfig, for this call
         only (default: the recognizer's, from decoder.yaml or load_model). timestamps: fill
         Transcript.words by forced alignment. Other keyword arguments set
-        asr.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
-        A broken input raises asr.audio.AudioError naming it.
+        asr.transcribe.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
+        A broken input raises asr.data.audio.AudioError naming it.
         """
-        from asr.audio import AudioError
-        from asr.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
+        from asr.data.audio import AudioError
+        from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
 
         if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor)) or (
             isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], int)
@@ -125,8 +125,8 @@ class Recognizer:
 
     def align(self, wave: np.ndarray, text: str, sample_rate: int | None = None) -> list[Word]:
         """Forced alignment of a known transcript: timed words of `text` in a mono waveform [S]."""
-        from asr.decoders import model_frame_seconds
-        from asr.timestamps import refine_with_energy, word_timings
+        from asr.decoding.decoders import model_frame_seconds
+        from asr.transcribe.timing import refine_with_energy, word_timings
 
         if sample_rate is not None:
             wave = resample(np.asarray(wave, dtype=np.float32), sample_rate, self.fbank_cfg.sample_rate)

@@ -4,7 +4,7 @@
     run_compare(ref, hyp_a, hyp_b, ...)                          # asr score REF --compare A B
 
 Both print and return an exit status (0 ok, 1 error) rather than raising; the scoring itself
-is asr.scoring's, the reports asr.score_reports'.
+is asr.scoring.wer's, the reports asr.scoring.reports'.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from asr.score_reports import format_comparison, format_summary, kaldi_wer_line
-from asr.scoring import score, write_score_dir
-from asr.significance import bootstrap_wer, paired_bootstrap
-from asr.transcripts import Normalizer, ScoringError, read_mapping, read_ref_hyp, read_transcripts
+from asr.scoring.reports import format_comparison, format_summary, kaldi_wer_line
+from asr.scoring.wer import score, write_score_dir
+from asr.scoring.significance import bootstrap_wer, paired_bootstrap
+from asr.scoring.files import Normalizer, ScoringError, read_mapping, read_ref_hyp, read_transcripts
 
 
 def _normalizer(normalize: bool, mapping_path: str | Path | None) -> Normalizer | None:

@@ -1,11 +1,11 @@
 """Scoring: WER/CER counts identical to NIST sclite's, from Kaldi `text`, sclite `trn`, CTM or STM files.
 
 `score(refs, hyps)` aligns every pair the way `sclite -r ref.trn trn -h hyp.trn trn -i rm`
-does (asr/align.py: weights sub 4, ins 3, del 3; sclite's tie-breaking) and counts
+does (asr/scoring/alignment.py: weights sub 4, ins 3, del 3; sclite's tie-breaking) and counts
 Corr/Sub/Del/Ins per utterance, per speaker and in total. `write_score_dir` writes the
-reports (asr/score_reports.py) with bootstrap intervals (asr/significance.py);
-`asr score` itself is asr/score_cli.py (run_score, run_compare).
-Files are read by asr/transcripts.py.
+reports (asr/scoring/reports.py) with bootstrap intervals (asr/scoring/significance.py);
+`asr score` itself is asr/scoring/commands.py (run_score, run_compare).
+Files are read by asr/scoring/files.py.
 
 Conventions:
 - Tokens are words separated by ASCII whitespace (as sclite and Kaldi split; a no-break
@@ -40,16 +40,16 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.align import EPS, Alignment, edit_ops, edit_ops_counts, expand
-from asr.score_reports import (
+from asr.scoring.alignment import EPS, Alignment, edit_ops, edit_ops_counts, expand
+from asr.scoring.reports import (
     format_per_spk,
     format_per_utt,
     format_summary,
     kaldi_wer_line,
     write_reports,
 )
-from asr.significance import BootstrapCI, bootstrap_wer
-from asr.transcripts import (
+from asr.scoring.significance import BootstrapCI, bootstrap_wer
+from asr.scoring.files import (
     Normalizer,
     ScoringError,
     read_mapping,
@@ -296,7 +296,7 @@ def write_score_dir(
     seed: int = 0,
     names: tuple[str, str] = ("ref", "hyp"),
 ) -> ScoreResults:
-    """Score words and characters and write the reports into out_dir (see asr/score_reports.py):
+    """Score words and characters and write the reports into out_dir (see asr/scoring/reports.py):
 
     wer, cer (Kaldi lines), per_utt (Kaldi alignments), per_spk, sum and rsum (sclite's
     speaker tables, percentages and counts), pra (alignments), dtl (confusion pairs,

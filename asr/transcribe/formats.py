@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from asr.transcript import Transcript, Word
-from asr.transcripts import split_words
+from asr.transcribe.transcript import Transcript, Word
+from asr.scoring.files import split_words
 
 FORMATS = ("text", "jsonl", "kaldi", "ctm", "srt", "vtt")
 EXTENSIONS = {"text": ".txt", "jsonl": ".jsonl", "kaldi": ".kaldi.txt", "ctm": ".ctm", "srt": ".srt", "vtt": ".vtt"}

@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asr.align import DEL_COST, EPS, INS_COST, SUB_COST
+from asr.scoring.alignment import DEL_COST, EPS, INS_COST, SUB_COST
 
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 if TYPE_CHECKING:
-    from asr.scoring import ErrorCounts, ScoreReport, ScoreResults
-    from asr.significance import BootstrapCI, PairedTest
+    from asr.scoring.wer import ErrorCounts, ScoreReport, ScoreResults
+    from asr.scoring.significance import BootstrapCI, PairedTest
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:

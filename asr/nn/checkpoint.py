@@ -74,8 +74,8 @@ def read_model_config(exp_dir: str | Path):
     import yaml
 
     from asr.config import from_dict
-    from asr.features import FbankConfig
-    from asr.model import ModelConfig
+    from asr.data.features import FbankConfig
+    from asr.nn.model import ModelConfig
 
     path = Path(exp_dir) / MODEL_CONFIG
     if not path.is_file():

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from asr.checkpoint import load_state, read_model_config
-from asr.datadir import read_table
-from asr.scoring import ScoreResults, read_transcripts, write_score_dir
+from asr.nn.checkpoint import load_state, read_model_config
+from asr.data.datadir import read_table
+from asr.scoring.wer import ScoreResults, read_transcripts, write_score_dir
 
 
 def score_decode_dir(data_dir: Path, decode_dir: Path) -> ScoreResults:

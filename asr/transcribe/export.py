@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from asr.checkpoint import MODEL_CONFIG, load_state, read_model_config, save_atomic
-from asr.decoders import DECODER_CONFIG, read_decoder_config, write_decoder_config
+from asr.nn.checkpoint import MODEL_CONFIG, load_state, read_model_config, save_atomic
+from asr.decoding.decoders import DECODER_CONFIG, read_decoder_config, write_decoder_config
 
 
 class ExportError(RuntimeError):
@@ -137,7 +137,7 @@ def _check_loads(model_dir: Path) -> None:
     """Load the exported directory as a user would and run one second of silence through it."""
     import numpy as np
 
-    from asr.inference import load_model
+    from asr.transcribe.recognizer import load_model
 
     try:
         rec = load_model(model_dir, device="cpu")

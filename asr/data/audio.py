@@ -26,7 +26,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from asr.audio_integrity import container_truncation
+from asr.data.integrity import container_truncation
 
 
 class AudioError(RuntimeError):

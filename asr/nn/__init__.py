@@ -1,0 +1,1 @@
+"""The acoustic model (BiLSTM-CTC), its training loop, checkpoints and the model directory."""

@@ -1,0 +1,1 @@
+"""Recipes: the stage runner, the stages every corpus shares, and RESULTS.md."""
