@@ -264,7 +264,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from asr.data.datadir import DataDirError
-    from asr.segments import SegmentedDataDir, read_any_datadir
+    from asr.data.segments import SegmentedDataDir, read_any_datadir
 
     try:
         data = read_any_datadir(args.data_dir, check_audio=not args.no_audio_check)

@@ -42,7 +42,7 @@ from data_prep.common import (
     write_prepared_dir,
 )
 from asr.data.datadir import DataDirError
-from asr.segments import parse_segment
+from asr.data.segments import parse_segment
 
 log = logging.getLogger(__name__)
 

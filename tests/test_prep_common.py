@@ -1,4 +1,4 @@
-"""Tests for data_prep/common.py (bad-item accounting, text, splits, combining) and asr/segments.py,
+"""Tests for data_prep/common.py (bad-item accounting, text, splits, combining) and asr/data/segments.py,
 including features of a segmented data dir (asr/data/feature_store.py)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import soundfile as sf
 from asr.data.datadir import DataDirError, read_table
 from asr.data.feature_store import cut_segment, make_features
 from asr.data.features import FbankConfig
-from asr.segments import Segment, SegmentedDataDir, read_any_datadir, read_segmented_datadir, write_any_datadir
+from asr.data.segments import Segment, SegmentedDataDir, read_any_datadir, read_segmented_datadir, write_any_datadir
 from data_prep.common import (
     EMPTY_TRANSCRIPT,
     ID_COLLISION,

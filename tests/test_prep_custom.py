@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.segments import read_any_datadir
+from asr.data.segments import read_any_datadir
 from data_prep.common import PrepError
 from data_prep.custom import main, prepare_custom
 

@@ -3,7 +3,7 @@
 Writes into the data dir: feats.scp (utt -> ark:offset), utt2num_frames, and the arks under
 `<data_dir>/feats/`. CMVN statistics are accumulated from stored features.
 
-A data dir with a `segments` file (asr/segments.py) is cut per utterance: each recording is
+A data dir with a `segments` file (asr/data/segments.py) is cut per utterance: each recording is
 read once per chunk of utterances and sliced at the segment's start and end.
 """
 
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from asr.data.audio import AudioError, load_audio
 from asr.data.datadir import read_datadir, read_table, write_table
 from asr.data.features import CmvnStats, FbankConfig, compute_fbank
-from asr.segments import audio_items, read_segmented_datadir
+from asr.data.segments import audio_items, read_segmented_datadir
 
 log = logging.getLogger(__name__)
 
