@@ -38,6 +38,35 @@ def split_words(text: str) -> list[str]:
     return _ASCII_SPACES.split(text) if text else []
 
 
+def sclite_word(word: str) -> str:
+    """A word as sclite's reader keeps it (trn, CTM and STM alike; sctk's new_WORD_parseText
+    and new_WORD): everything from the first `;` not escaped by a backslash is dropped (sclite
+    reads `word;tag1;tag2`), every backslash is removed (`may\\;be` is `may;be`), and one
+    trailing `*` of a word longer than one character is dropped (`maybe*` is `maybe`).
+    The result may be empty (`;x`): sclite then scores an empty word, and so do we."""
+    if ";" in word:
+        i = word.find(";")
+        while i > 0 and word[i - 1] == "\\":
+            i = word.find(";", i + 1)
+        if i >= 0:
+            word = word[:i]
+    if "\\" in word:
+        word = word.replace("\\", "")
+    if len(word) > 1 and word[-1] == "*":
+        word = word[:-1]
+    return word
+
+
+def sclite_words_many(words: list[list[str]]) -> list[list[str]]:
+    """[[sclite_word(w) for w in ws] for ws in words], touching only words that change."""
+    out = []
+    for ws in words:
+        if any(";" in w or "\\" in w or (len(w) > 1 and w[-1] == "*") for w in ws):
+            ws = [sclite_word(w) for w in ws]
+        out.append(ws)
+    return out
+
+
 def split_words_many(texts: list[str]) -> list[list[str]]:
     """[split_words(t) for t in texts], faster: one scan of all texts for unusual spaces."""
     blob = "\n".join(texts)

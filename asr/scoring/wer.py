@@ -25,6 +25,8 @@ Conventions:
 - The speaker of an utterance is utt2spk[utt], else, like sclite `-i rm`, the id up to its
   first '-' or '_' (the whole id if it has neither; sclite then files it under the
   speaker of the previous line).
+- Each word is read as sclite's reader reads it (`sclite_word`): `maybe;` and `maybe;tag`
+  are `maybe`, `maybe*` is `maybe`, backslashes go (`may\\;be` is `may;be`).
 - sclite alternations in references (`{ a / b }`) are not supported: they raise an error
   rather than give counts that differ from sclite's.
 """
@@ -55,6 +57,7 @@ from asr.scoring.files import (
     read_mapping,
     read_ref_hyp,
     read_transcripts,
+    sclite_words_many,
     speaker_of,
     split_words,
     split_words_many,
@@ -126,6 +129,11 @@ def tokenize(text: str, *, char_level: bool = False) -> list[str]:
     return list("".join(words)) if char_level else words
 
 
+def _chars(words: list[str]) -> list[str]:
+    """The character tokens of words; an empty word (`;x` read by sclite) stays one empty token, as in sclite -c."""
+    return list("".join(words)) if all(words) else [c for w in words for c in (w or ("",))]
+
+
 def ascii_lower(text: str) -> str:
     """Lowercase A-Z only: sclite's case-insensitive comparison leaves É and é different."""
     return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
@@ -142,7 +150,10 @@ def align_counts(
     """Error counts of one hypothesis against one reference, as sclite counts them."""
     if not case_sensitive:
         ref, hyp = ascii_lower(ref), ascii_lower(hyp)
-    [ops] = edit_ops([tokenize(ref, char_level=char_level)], [tokenize(hyp, char_level=char_level)])
+    [ref_words, hyp_words] = sclite_words_many([split_words(ref), split_words(hyp)])
+    if char_level:
+        ref_words, hyp_words = _chars(ref_words), _chars(hyp_words)
+    [ops] = edit_ops([ref_words], [hyp_words])
     return _counts_of_ops(ops)
 
 
@@ -235,14 +246,19 @@ def score(
     spks = {u: speaker_of(u, utt2spk) for u in utts}
 
     def tokens(texts: list[str]) -> list[list[str]]:
+        blob = "\n".join(texts)  # one scan instead of one per text
+        special = ";" in blob or "\\" in blob or "*" in blob  # sclite's reader changes such words
         if normalizer is not None:
+            if special:  # sclite's reading first, then our normalisation
+                texts = [" ".join(ws) for ws in sclite_words_many(split_words_many(texts))]
             texts = [normalizer(t) for t in texts]
         elif not case_sensitive:
-            blob = "\n".join(texts)  # one call instead of one per text
             one_per_line = blob.count("\n") == len(texts) - 1
             texts = ascii_lower(blob).split("\n") if one_per_line else list(map(ascii_lower, texts))
         words = split_words_many(texts)
-        return [list("".join(w)) for w in words] if char_level else words
+        if special and normalizer is None:
+            words = sclite_words_many(words)
+        return [_chars(w) for w in words] if char_level else words
 
     ref_list, hyp_list = tokens([refs[u] for u in utts]), tokens([hyps.get(u, "") for u in utts])
     ops_list, counts = edit_ops_counts(ref_list, hyp_list)
