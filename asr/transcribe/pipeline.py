@@ -119,8 +119,8 @@ def _mono_blocks(src: AudioSource, sample_rate: int) -> Iterator[np.ndarray]:
     if src.command is not None:
         data, rate = _run_command(src)
         src = AudioSource(src.id, src.source, wave=data, sample_rate=rate)
-    if src.wave is None:
-        yield from stream_audio(src.path, sample_rate, utt=src.id)
+    if src.wave is None:  # a truncated file: what it holds, and one warning line (as sox and ffmpeg do)
+        yield from stream_audio(src.path, sample_rate, utt=src.id, on_truncated=log.warning)
         return
     wave = src.wave.astype(np.float32, copy=False)
     if wave.ndim == 2:
