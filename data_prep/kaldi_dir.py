@@ -10,18 +10,30 @@ Dropped, each with its file and line in OUT_DIR/prepare.log:
 - utterances missing from one of the tables (no audio, no transcript, no speaker),
 - empty transcripts, audio that does not exist or does not decode.
 
-A wav.scp entry that pipes one file through a decoder (`flac -c -d -s x.flac |`, `sph2pipe -f wav
-x.sph |`, `sox x.wav -t wav - |`) is replaced by that file, which soundfile reads directly; other
-commands are reported. Relative paths resolve against the current directory, as in Kaldi, and
-are written absolute. OUT_DIR may be SRC_DIR: the original tables are then moved to SRC_DIR/.backup.
+Tables may separate the id from the value by any whitespace (tabs too), as Kaldi's do.
+Transcripts are lower-cased, as the other preparations do (`--keep-case` keeps them).
+
+A wav.scp entry that pipes one file through a decoder and nothing else (`flac -c -d -s x.flac |`,
+`sph2pipe -f wav -p x.sph |`, `sox x.wav -t wav - |`) is replaced by that file, which soundfile
+reads directly. Any other command is a program that changes the audio (`sph2pipe -c 2` picks a
+channel, `sox ... trim 0 2` cuts): it is run, as Kaldi runs it, and its output saved under
+OUT_DIR/audio/; `sph2pipe`, rarely installed, is done here for -f, -p, -c and -t, and other
+options are refused with a message. Relative paths resolve against the current directory, as in
+Kaldi, and are written absolute. OUT_DIR may be SRC_DIR: the original tables are then moved to
+SRC_DIR/.backup.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
+
+import numpy as np
+import soundfile as sf
 
 from data_prep.common import (
     AUDIO_EXTENSIONS,
@@ -39,6 +51,7 @@ from data_prep.common import (
     audio_problem,
     prep_arg_parser,
     run_prep_cli,
+    safe_id,
     write_prepared_dir,
 )
 from asr.data.datadir import DataDirError
@@ -55,8 +68,8 @@ def read_table_lenient(path: Path, report: PrepReport, allow_empty: bool = False
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        key, _, value = line.strip().partition(" ")
-        value = value.strip()
+        key, *rest = line.strip().split(maxsplit=1)  # any whitespace separates, as in Kaldi (tabs too)
+        value = rest[0].strip() if rest else ""
         if not value and not allow_empty:
             report.bad(BAD_ENTRY, path, f"line {lineno}: '{key}' has no value", key)
         elif key in out:
@@ -66,25 +79,134 @@ def read_table_lenient(path: Path, report: PrepReport, allow_empty: bool = False
     return out
 
 
-def resolve_wav_entry(value: str) -> str:
-    """A wav.scp value -> an audio file path: a plain path, or the one input file of a decoding pipe.
+# Commands that only decode one file, whatever their options here: the file itself is the same
+# audio (all its channels; soundfile reads FLAC, SPHERE and WAV directly).
+_PLAIN_DECODERS = {
+    "cat": set(),
+    "flac": {"-c", "-d", "-s", "--decode", "--stdout", "--silent"},
+    "sph2pipe": {"-p", "-f wav", "-f rif"},
+}
+_SPH2PIPE_HELP = "sph2pipe options implemented here: -f wav|rif, -p, -c 1|2, -t BEG:END (seconds)"
 
-    Raises ValueError when a pipe's input file cannot be told, or is not a file.
+
+def _plain_file(args: list[str]) -> str | None:
+    """The input file when the command `args` is one of _PLAIN_DECODERS (or `sox F -t wav -`) with
+    no option that changes the audio; else None."""
+    prog = Path(args[0]).name
+    if prog == "sox":
+        if len(args) == 5 and args[2:] == ["-t", "wav", "-"]:
+            return args[1]
+        return None
+    if prog not in _PLAIN_DECODERS:
+        return None
+    opts, files, i = set(), [], 1
+    while i < len(args):
+        if args[i] == "-f" and i + 1 < len(args):
+            opts.add(f"-f {args[i + 1]}")
+            i += 2
+            continue
+        (opts.add if args[i].startswith("-") and args[i] != "-" else files.append)(args[i])
+        i += 1
+    if len(files) == 1 and opts <= _PLAIN_DECODERS[prog]:
+        return files[0]
+    return None
+
+
+def _sph2pipe(args: list[str]) -> tuple[np.ndarray, int]:
+    """What `sph2pipe ARGS` writes, for the options Kaldi recipes use (the program itself is
+    rarely installed): (samples [S, C], rate). Raises ValueError naming any other option."""
+    channel, span, files, i = None, None, [], 1
+    while i < len(args):
+        a = args[i]
+        val = args[i + 1] if i + 1 < len(args) else None
+        if a == "-f" and val in ("wav", "rif"):
+            i += 2
+        elif a == "-p":
+            i += 1
+        elif a == "-c" and val in ("1", "2"):
+            channel, i = int(val) - 1, i + 2
+        elif a == "-t" and val and ":" in val:
+            b, e = val.split(":", 1)
+            try:
+                span = (float(b or 0), float(e) if e else None)
+            except ValueError:
+                raise ValueError(f"sph2pipe -t {val}: not BEG:END in seconds; {_SPH2PIPE_HELP}") from None
+            i += 2
+        elif a.startswith("-"):
+            raise ValueError(f"sph2pipe option {a} {val or ''} is not implemented; {_SPH2PIPE_HELP}".replace("  ", " "))
+        else:
+            files.append(a)
+            i += 1
+    if len(files) != 1:
+        raise ValueError(f"sph2pipe needs one input file, got {len(files)}")
+    try:
+        wave, rate = sf.read(files[0], dtype="int16", always_2d=True)
+    except Exception as e:
+        raise ValueError(f"{files[0]}: cannot read ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if channel is not None:
+        if channel >= wave.shape[1]:
+            raise ValueError(f"sph2pipe -c {channel + 1}: {files[0]} has {wave.shape[1]} channel(s)")
+        wave = wave[:, channel : channel + 1]
+    if span is not None:
+        b = int(round(span[0] * rate))
+        e = len(wave) if span[1] is None else int(round(span[1] * rate))
+        wave = wave[b:e]
+    return wave, rate
+
+
+def _run_command(command: str) -> tuple[np.ndarray, int]:
+    """Run a wav.scp command (without its final '|') in the shell, as Kaldi does; the audio it writes."""
+    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, timeout=3600)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise ValueError(f"command {command!r} failed (exit {proc.returncode}): {err[-1] if err else 'no message'}")
+    try:
+        wave, rate = sf.read(io.BytesIO(proc.stdout), dtype="int16", always_2d=True)
+    except Exception as e:
+        raise ValueError(f"command {command!r} did not write audio soundfile can read ({e})") from None
+    return wave, rate
+
+
+def resolve_wav_entry(value: str, audio_dir: Path | None = None, rec: str = "") -> str:
+    """A wav.scp value -> an audio file path.
+
+    A plain path is that file. A command (`... |`) that only decodes one file (`flac -c -d -s F`,
+    `sph2pipe -f wav -p F`, `sox F -t wav -`, `cat F`) is that file. Any other command is run, as
+    Kaldi runs it, and what it writes is saved as `audio_dir/<rec>.wav` (`sph2pipe`, when not
+    installed, is done here for -f, -p, -c and -t and refuses other options). Options are never
+    dropped. Raises ValueError when the command cannot be parsed, fails, or needs `audio_dir`.
     """
     if not value.endswith("|"):
         return str(Path(value).resolve())
+    command = value[:-1].strip()
     try:
-        args = shlex.split(value[:-1])
+        args = shlex.split(command)
     except ValueError as e:
         raise ValueError(f"cannot parse the command {value!r} ({e})") from None
-    files = [a for a in args[1:] if not a.startswith("-") and Path(a).suffix.lower() in AUDIO_EXTENSIONS]
-    if args and Path(args[0]).name in ("flac", "sph2pipe", "sox", "cat") and len(files) == 1:
-        return str(Path(files[0]).resolve())  # a missing file is reported by the audio check
-    raise ValueError(f"piped command {value!r} is not one input file through flac/sph2pipe/sox; "
-                     "convert the audio to files and list their paths")
+    simple = args and not any(a in ("|", "||", "&&", ";", ">", "<") for a in args)
+    if simple:
+        plain = _plain_file(args)
+        if plain is not None:
+            return str(Path(plain).resolve())  # a missing file is reported by the audio check
+    if audio_dir is None:
+        raise ValueError(f"piped command {value!r} changes the audio; an output folder is needed to run it")
+    if simple and Path(args[0]).name == "sph2pipe" and shutil.which(args[0]) is None:
+        wave, rate = _sph2pipe(args)
+    else:
+        if not args or shutil.which(args[0]) is None:
+            raise ValueError(f"command {value!r}: program '{args[0] if args else ''}' is not installed")
+        wave, rate = _run_command(command)
+    if len(wave) == 0:
+        raise ValueError(f"command {value!r} wrote no samples")
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    out = audio_dir / f"{safe_id(rec) or 'rec'}.wav"
+    sf.write(str(out), wave, rate, subtype="PCM_16")
+    return str(out.resolve())
 
 
-def kaldi_dir_utterances(src: Path, report: PrepReport) -> list[Utterance]:
+def kaldi_dir_utterances(
+    src: Path, report: PrepReport, audio_dir: Path | None = None, lowercase: bool = True
+) -> list[Utterance]:
     missing = [t for t in ("wav.scp", "text") if not (src / t).is_file()]
     if missing:
         raise PrepError(f"{src}: no {' and no '.join(missing)}; a data dir needs wav.scp and text "
@@ -106,7 +228,7 @@ def kaldi_dir_utterances(src: Path, report: PrepReport) -> list[Utterance]:
     paths: dict[str, str] = {}  # recording (or utt) -> audio file
     for rec, (lineno, value) in wav.items():
         try:
-            paths[rec] = resolve_wav_entry(value)
+            paths[rec] = resolve_wav_entry(value, audio_dir, rec)
         except ValueError as e:
             report.bad(UNREADABLE, src / "wav.scp", f"line {lineno}: {e}", rec)
 
@@ -137,7 +259,8 @@ def kaldi_dir_utterances(src: Path, report: PrepReport) -> list[Utterance]:
         if utt not in utt2spk:
             report.bad(NO_SPEAKER, src / "utt2spk", f"'{utt}' has no speaker", utt)
             continue
-        utts.append(Utterance(utt, utt2spk[utt], paths[rec], text[utt][1], start, end, rec if segments else None))
+        utts.append(Utterance(utt, utt2spk[utt], paths[rec], text[utt][1].lower() if lowercase else text[utt][1],
+                              start, end, rec if segments else None))
     keys_file = src / ("segments" if segments else "wav.scp")
     for utt, (lineno, _) in text.items():
         if utt not in keys:
@@ -150,13 +273,16 @@ def prepare_kaldi_dir(
     out_dir: str | Path,
     max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION,
     check_audio: bool = True,
+    lowercase: bool = True,
 ) -> PrepReport:
-    """Check and repair src_dir into out_dir (may be the same folder); returns the report."""
+    """Check and repair src_dir into out_dir (may be the same folder); returns the report.
+    Transcripts are lower-cased (as every other preparation does) unless `lowercase=False`;
+    audio that wav.scp commands make is written to out_dir/audio/."""
     src, out = Path(src_dir), Path(out_dir)
     if not src.is_dir():
         raise PrepError(f"{src}: not a directory")
     report = PrepReport(out.name, source=str(src.resolve()))
-    utts = kaldi_dir_utterances(src, report)
+    utts = kaldi_dir_utterances(src, report, out / "audio", lowercase)
     if src.resolve() == out.resolve():
         backup = src / ".backup"
         backup.mkdir(exist_ok=True)
@@ -170,8 +296,10 @@ def prepare_kaldi_dir(
 def main(argv: list[str] | None = None) -> None:
     p = prep_arg_parser(__doc__)
     p.add_argument("--no-check-audio", action="store_true", help="do not decode each file's header")
+    p.add_argument("--keep-case", action="store_true", help="do not lower-case the transcripts")
     args = p.parse_args(argv)
-    run_prep_cli(lambda: prepare_kaldi_dir(args.corpus_dir, args.out_dir, args.max_bad_fraction, not args.no_check_audio))
+    run_prep_cli(lambda: prepare_kaldi_dir(args.corpus_dir, args.out_dir, args.max_bad_fraction,
+                                           not args.no_check_audio, not args.keep_case))
 
 
 if __name__ == "__main__":

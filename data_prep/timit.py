@@ -202,7 +202,10 @@ def timit_utterances(
                 spk = spk_dir.name.lower()
                 name = set_of(split, spk)
                 files = _children(spk_dir)
-                sents = sorted({Path(n).stem for n in files if Path(n).suffix in (".wav", ".phn")})
+                # a sentence is <SENT>.WAV/.PHN; `SI1027.WAV.wav` (a RIFF copy some redistributions
+                # add beside the SPHERE file) or `._SI1027.WAV` (macOS) is not another sentence
+                sents = sorted({Path(n).stem for n in files if Path(n).suffix in (".wav", ".phn")
+                                and "." not in Path(n).stem and not n.startswith(".")})
                 if name is None:
                     reports["test"].exclude("TEST speaker outside dev and core test", len(sents))
                     continue
@@ -212,7 +215,7 @@ def timit_utterances(
                         report.exclude("SA sentence (read by every speaker)")
                         continue
                     utt = f"{spk}-{sent}"
-                    wav, phn = files.get(f"{sent}.wav"), files.get(f"{sent}.phn")
+                    wav, phn = files.get(f"{sent}.wav") or files.get(f"{sent}.wav.wav"), files.get(f"{sent}.phn")
                     trans = files.get(f"{sent}.wrd") if words else phn
                     if wav is None:
                         report.bad(MISSING_AUDIO, spk_dir / f"{sent}.WAV", "transcript without audio", utt)

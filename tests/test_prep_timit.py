@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 
 from asr.data.datadir import read_datadir
-from data_prep.timit_phones import TIMIT_39, TIMIT_48, TIMIT_61, PhoneError, fold_map, fold_phones, write_per_dir
 from data_prep.common import PrepError
 from data_prep.timit import (
     CORE_TEST_SPEAKERS,
@@ -20,6 +19,15 @@ from data_prep.timit import (
     prepare_timit,
     read_sphere,
     write_sphere,
+)
+from data_prep.timit_phones import (
+    TIMIT_39,
+    TIMIT_48,
+    TIMIT_61,
+    PhoneError,
+    fold_map,
+    fold_phones,
+    write_per_dir,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "timit"
@@ -139,3 +147,25 @@ def test_word_transcripts_from_wrd(tmp_path):
     prepare_timit(FIXTURE, tmp_path, words=True)
     assert read_datadir(tmp_path / "test").text == {
         "mdab0-si1039": "how many years", "mdab0-sx139": "a kernel of glass", "mwew0-si731": "shoes on the roof"}
+
+
+def test_redistributed_layout_with_wav_wav_copies(tmp_path):
+    # A widely shared TIMIT copy: data/{TRAIN,TEST}/DR1/FCJF0/SI1027.WAV (SPHERE) next to
+    # SI1027.WAV.wav (a RIFF conversion), the .PHN/.WRD/.TXT files, CSV lists at the top, and a
+    # macOS `._` file. The .WAV.wav files are no utterances of their own.
+    corpus = tmp_path / "timit-kaggle"
+    shutil.copytree(FIXTURE / "TIMIT", corpus / "data")
+    (corpus / "train_data.csv").write_text("index,test_or_train,dialect_region,speaker_id,filename,path_from_data_dir\n")
+    for wav in list((corpus / "data").rglob("*.WAV")):
+        wave, sr = read_sphere(wav)
+        sf.write(str(wav) + ".wav", wave, sr, subtype="PCM_16")
+    (corpus / "data/TRAIN/DR1/FCJF0/._SI1027.WAV").write_bytes(b"\0\5\26\7 macOS resource fork")
+    reports = prepare_timit(corpus, tmp_path / "out", phones=48)
+    assert all(r.bad_counts() == {} for r in reports.values()), {s: r.bad_counts() for s, r in reports.items()}
+    train = read_datadir(tmp_path / "out" / "train")
+    assert train.utts == ["fcjf0-si1027", "fcjf0-sx127", "mklw0-si1571", "mklw0-sx131"]
+    assert Path(train.wav_scp["fcjf0-si1027"]).name == "SI1027.WAV"  # the SPHERE original
+    # only the RIFF copy: that one is used
+    (corpus / "data/TRAIN/DR1/FCJF0/SI1027.WAV").unlink()
+    prepare_timit(corpus, tmp_path / "out2", phones=48)
+    assert Path(read_datadir(tmp_path / "out2" / "train").wav_scp["fcjf0-si1027"]).name == "SI1027.WAV.wav"
