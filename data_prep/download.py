@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import tarfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -99,4 +100,12 @@ def download_and_extract(url: str, target_dir: str | Path, checksum: str, algori
     if (target_dir / unpacks_to).exists() and not archive.exists() and not partial.exists():
         log.info("%s is already there: not downloading %s", target_dir / unpacks_to, url)
         return
-    extract_archive(download_file(url, archive, checksum, algorithm), target_dir)
+    try:
+        path = download_file(url, archive, checksum, algorithm)
+    except (urllib.error.URLError, OSError) as e:  # no network, refused, timed out, HTTP error
+        reason = getattr(e, "reason", None) or e
+        raise PrepError(
+            f"{target_dir / unpacks_to} is missing and {url} cannot be downloaded ({reason}); "
+            f"put the unpacked folder there, or {archive.name} in {target_dir}, and run again"
+        ) from None
+    extract_archive(path, target_dir)

@@ -4,8 +4,11 @@
 
 Reads `LJSpeech-1.1/metadata.csv` (`<id>|<transcription>|<normalised transcription>`, no header,
 quotes are text) and `LJSpeech-1.1/wavs/<id>.wav` (22.05 kHz); CORPUS_DIR may be LJSpeech-1.1 or
-its parent. The text is the third column (numbers and abbreviations already spelled out),
-normalised with data_prep.common.normalise_text. There is one speaker, `LJ`, so the sets are
+its parent. The text is the third column, where LJSpeech spells out numbers, ordinals and
+money but not abbreviations: `Mr.`, `Mrs.`, `Dr.`, `Messrs.`, `Hon.` and the others LJSpeech
+uses are expanded here (`expand_abbreviations`: mister, missus, doctor, messieurs, honorable...),
+as the reader says them, then the text is normalised with data_prep.common.normalise_text.
+Blank lines are skipped; a byte-order mark and CRLF line ends are allowed. There is one speaker, `LJ`, so the sets are
 cut by a hash of the utterance id (`dev_fraction`, `test_fraction`): stable across runs, and a
 clip never changes set. Writes out_dir/{train,dev,test}.
 """
@@ -13,6 +16,7 @@ clip never changes set. Writes out_dir/{train,dev,test}.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from data_prep.common import (
@@ -37,6 +41,22 @@ from data_prep.download import download_and_extract
 URL = "https://data.keithito.com/data/speech/LJSpeech-1.1.tar.bz2"
 SHA256 = "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"  # as torchaudio pins it
 SPEAKER = "LJ"
+
+
+# The abbreviations of LJSpeech's normalised transcriptions, as the reader says them (the list
+# Tacotron's English cleaners expand for this corpus, plus `Messrs.`).
+ABBREVIATIONS = {
+    "mrs": "missus", "mr": "mister", "dr": "doctor", "st": "saint", "co": "company", "jr": "junior",
+    "maj": "major", "gen": "general", "drs": "doctors", "rev": "reverend", "lt": "lieutenant",
+    "hon": "honorable", "sgt": "sergeant", "capt": "captain", "esq": "esquire", "ltd": "limited",
+    "col": "colonel", "ft": "fort", "messrs": "messieurs",
+}
+_ABBREVIATION = re.compile(r"\b(" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")\.", re.IGNORECASE)
+
+
+def expand_abbreviations(text: str) -> str:
+    """`Mr. Smith` -> `mister Smith`: LJSpeech's abbreviations (with their period) spelled out."""
+    return _ABBREVIATION.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
 
 
 def download_ljspeech(target_dir: str | Path) -> None:
@@ -65,10 +85,14 @@ def prepare_ljspeech(
     meta = root / "metadata.csv"
     report = PrepReport("ljspeech", source=str(meta))
     candidates, listed = [], {}
-    with open(meta, encoding="utf-8", newline="") as f:
+    with open(meta, encoding="utf-8-sig", newline="") as f:
         for lineno, row in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
+            if not "".join(row).strip():  # a blank line (a trailing one, say) is no utterance
+                continue
             if len(row) != 3 or not row[0].strip():
                 report.bad(BAD_ENTRY, meta, f"line {lineno}: expected '<id>|<text>|<normalised text>', got {'|'.join(row)!r}")
+                if row and row[0].strip():
+                    listed.setdefault(row[0].strip(), lineno)  # its WAV is this bad line's, not another bad item
                 continue
             utt, text = row[0].strip(), row[2]
             wav = root / "wavs" / f"{utt}.wav"
@@ -80,7 +104,7 @@ def prepare_ljspeech(
                 report.bad(EMPTY_TRANSCRIPT, wav, f"{meta} line {lineno}: empty normalised transcription", utt)
                 continue
             try:
-                candidates.append(Utterance(utt, SPEAKER, str(wav.resolve()), normalise_text(text)))
+                candidates.append(Utterance(utt, SPEAKER, str(wav.resolve()), normalise_text(expand_abbreviations(text))))
             except RejectedText as e:
                 report.bad(REJECTED_TEXT, wav, f"{meta} line {lineno}: {e}", utt)
     for wav in sorted((root / "wavs").glob("*.wav")):

@@ -9,7 +9,7 @@ import pytest
 
 from asr.data.datadir import read_datadir
 from data_prep.common import PrepError
-from data_prep.librispeech import FULL_SUBSETS, main, prepare_librispeech
+from data_prep.librispeech import FULL_SUBSETS, download_librispeech, main, prepare_librispeech
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -92,3 +92,26 @@ def test_too_many_bad_items_stop_the_cli_with_a_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "dev_clean: kept 12 of 18 utterances" in err and "more than max_bad_fraction=0.05" in err
     assert str(tmp_path / "out" / "dev_clean" / "prepare.log") in err
+
+
+def test_missing_subset_without_network_is_one_line(tmp_path, monkeypatch, capsys):
+    # The default config downloads what is missing; with no network that must say, in one
+    # line, which subset is missing and where to put it (not a URLError traceback).
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / "dev-clean", corpus / "LibriSpeech" / "dev-clean")
+    with pytest.raises(PrepError) as e:
+        download_librispeech(corpus, ["dev-clean", "test-clean"])
+    msg = str(e.value)
+    assert "\n" not in msg and "LibriSpeech/test-clean is missing" in msg and "test-clean.tar.gz" in msg
+    assert str(corpus) in msg and "Temporary failure in name resolution" in msg
+    with pytest.raises(SystemExit):
+        main([str(corpus), str(tmp_path / "out"), "--download", "--subsets", "test-clean"])
+    err = capsys.readouterr().err
+    assert "LibriSpeech/test-clean is missing" in err and "Traceback" not in err

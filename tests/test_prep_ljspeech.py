@@ -37,3 +37,24 @@ def test_bad_lines_and_files(tmp_path):
     log = (tmp_path / "out" / "prepare.log").read_text()
     assert f"bad-entry\t{root / 'metadata.csv'}\t-\tline 8: expected '<id>|<text>|<normalised text>'" in log
     assert f"no-transcript\t{root / 'wavs' / 'LJ009-0009.wav'}\tLJ009-0009\tno line for 'LJ009-0009'" in log
+
+
+def test_real_metadata_shape(tmp_path):
+    # The real metadata.csv keeps abbreviations in column 3 (581 of 13,100 lines): `Mr.`, `Mrs.`,
+    # `Dr.`, `Messrs.`, `Hon.`... The audio says them in full. A trailing blank line is no
+    # utterance; a malformed line whose WAV exists is one bad item, not two. BOM and CRLF are read.
+    root = tmp_path / "LJSpeech-1.1"
+    shutil.copytree(FIXTURE / "LJSpeech-1.1", root)
+    rows = [("LJ001-0001", "Mr. and Mrs. Smith saw Dr. Jones.", "Mr. and Mrs. Smith saw Dr. Jones."),
+            ("LJ001-0002", "Messrs. Hay and the Hon. Mr. Gurney;", "Messrs. Hay and the Hon. Mr. Gurney;"),
+            ("LJ001-0003", "Capt. Lt. Col. Gen. St. Mark's mrs. MR.", "Capt. Lt. Col. Gen. St. Mark's mrs. MR.")]
+    lines = ["|".join(r) for r in rows] + ["LJ002-0001|only two fields"]
+    lines += [ln for ln in (FIXTURE / "LJSpeech-1.1" / "metadata.csv").read_text().splitlines()[3:] if not ln.startswith("LJ002-0001")]
+    (root / "metadata.csv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+    report = prepare_ljspeech(tmp_path, tmp_path / "out", dev_fraction=0.2, test_fraction=0.2, max_bad_fraction=0.5)
+    text = {u: t for s in ("train", "dev", "test") for u, t in read_datadir(tmp_path / "out" / s).text.items()}
+    assert text["LJ001-0001"] == "mister and missus smith saw doctor jones"
+    assert text["LJ001-0002"] == "messieurs hay and the honorable mister gurney"
+    assert text["LJ001-0003"] == "captain lieutenant colonel general saint mark's missus mister"
+    assert report.bad_counts() == {"bad-entry": 1}, report.bad_counts()  # LJ002-0001: once
+    assert report.kept == 5
