@@ -68,7 +68,7 @@ def commonvoice_lang_dir(corpus_dir: str | Path, lang: str | None = None) -> Pat
 
 def read_tsv(path: Path, report: PrepReport) -> list[dict[str, str]]:
     """Rows of a Common Voice TSV as dicts. Quotes are text (QUOTE_NONE): sentences contain them."""
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:  # a byte-order mark is not part of a column name
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:

@@ -97,10 +97,12 @@ def download_mini_librispeech(target_dir: str | Path) -> None:
 def read_chapter_transcripts(trans: Path, report: PrepReport) -> dict[str, str]:
     """`<utt> WORDS` lines of one <spk>-<chapter>.trans.txt; malformed and repeated lines are reported."""
     out: dict[str, str] = {}
-    for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+    # a byte-order mark, CRLF line ends and a tab after the id (files edited by hand) are read too
+    for lineno, line in enumerate(trans.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
-        utt, _, words = line.strip().partition(" ")
+        utt, *rest = line.strip().split(maxsplit=1)
+        words = rest[0] if rest else ""
         if utt in out:
             report.bad(ID_COLLISION, trans, f"line {lineno}: second transcript for '{utt}'", utt)
             continue

@@ -115,3 +115,17 @@ def test_missing_subset_without_network_is_one_line(tmp_path, monkeypatch, capsy
         main([str(corpus), str(tmp_path / "out"), "--download", "--subsets", "test-clean"])
     err = capsys.readouterr().err
     assert "LibriSpeech/test-clean is missing" in err and "Traceback" not in err
+
+
+def test_trans_txt_edited_by_hand(tmp_path):
+    # A byte-order mark, CRLF line ends and a tab after the id (an editor's doing) read as the original.
+    root = tmp_path / "LibriSpeech"
+    shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / "dev-clean", root / "dev-clean")
+    want = prepare_librispeech(tmp_path, tmp_path / "a", ["dev-clean"])["dev_clean"].kept
+    text_a = read_datadir(tmp_path / "a" / "dev_clean").text
+    for trans in root.rglob("*.trans.txt"):
+        lines = trans.read_text().splitlines()
+        trans.write_bytes(("\ufeff" + "\r\n".join(ln.replace(" ", "\t", 1) for ln in lines) + "\r\n").encode())
+    reports = prepare_librispeech(tmp_path, tmp_path / "b", ["dev-clean"])
+    assert reports["dev_clean"].kept == want and reports["dev_clean"].bad_counts() == {}
+    assert read_datadir(tmp_path / "b" / "dev_clean").text == text_a
