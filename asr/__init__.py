@@ -12,7 +12,7 @@ __all__ = ["load_model", "__version__"]
 
 def __getattr__(name: str):
     if name == "load_model":  # imported lazily: `import asr` alone does not import torch
-        from asr.transcribe.recognizer import load_model
+        from asr.transcribe.api import load_model
 
         return load_model
     raise AttributeError(f"module 'asr' has no attribute {name!r}")

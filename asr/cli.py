@@ -10,6 +10,15 @@ import logging
 import sys
 from pathlib import Path
 
+from asr.decoding.base import DECODER_KINDS, DecoderConfig
+from asr.errors import AsrError
+from asr.scoring.commands import BOOTSTRAP_REPS, COMPARE_REPS
+from asr.transcribe.formats import FORMATS
+from asr.transcribe.sources import TranscribeOptions
+
+_T = TranscribeOptions()
+_D = DecoderConfig()
+
 
 def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,7 +36,7 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    "(name ending in .scp; `<utt> <path>` or `<utt> <command> |` lines)")
     p.add_argument("--model", required=True, metavar="DIR",
                    help="model directory: one made by `asr export`, or a recipe's exp/<tag> (config.yaml, tokens.txt, model.pt)")
-    p.add_argument("--format", default="text", choices=["text", "jsonl", "kaldi", "ctm", "srt", "vtt"],
+    p.add_argument("--format", default="text", choices=FORMATS,
                    help="text: `file<TAB>text`; jsonl: one JSON object per input with words, times and confidences; "
                    "kaldi: a Kaldi `text` file (`utt words...`); ctm: `utt 1 start duration word confidence` "
                    "(sclite-ready); srt / vtt: subtitles (default: text)")
@@ -38,15 +47,15 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    "picks up where it stopped (each output file is written atomically)")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N' (default: auto)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch; 0 = torch's default (default: 0)")
-    p.add_argument("--batch-size", type=int, default=32, help="audio chunks per model batch (default: 32)")
-    p.add_argument("--max-chunk-seconds", type=float, default=20.0,
-                   help="longest piece of audio the model sees at once; longer files are cut in silences (default: 20)")
-    p.add_argument("--pause-seconds", type=float, default=0.3,
+    p.add_argument("--batch-size", type=int, default=_T.batch_size, help=f"audio chunks per model batch (default: {_T.batch_size})")
+    p.add_argument("--max-chunk-seconds", type=float, default=_T.max_chunk_seconds,
+                   help=f"longest piece of audio the model sees at once; longer files are cut in silences (default: {_T.max_chunk_seconds:g})")
+    p.add_argument("--pause-seconds", type=float, default=_T.pause_seconds,
                    help="cut the audio at every pause (silence) at least this long and decode the pieces on their own; "
-                   "0 cuts only where a piece would exceed --max-chunk-seconds (default: 0.3)")
+                   f"0 cuts only where a piece would exceed --max-chunk-seconds (default: {_T.pause_seconds:g})")
     p.add_argument("--no-timestamps", action="store_true",
                    help="skip word timings (forced alignment); jsonl then has no words, ctm/srt/vtt need timings")
-    p.add_argument("--decoder", choices=["greedy", "beam", "lm"],
+    p.add_argument("--decoder", choices=DECODER_KINDS,
                    help="greedy; beam (CTC prefix beam search, no LM); lm (beam search with a word n-gram LM and, "
                    "unless --no-lexicon, a lexicon). Default: the model directory's decoder.yaml (written by the "
                    "recipe's LM tuning stage, with the tuned weights), else greedy")
@@ -55,9 +64,9 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    help="lexicon for --decoder lm, one `word c h a r s |` line per word, tokens from tokens.txt "
                    "(default: the model directory's lexicon.txt)")
     p.add_argument("--no-lexicon", action="store_true", help="with --decoder lm: lexicon-free decoding, so words outside the lexicon can appear")
-    p.add_argument("--beam", type=int, help="prefix beam width for --decoder beam (default: decoder.yaml's, else 8)")
-    p.add_argument("--lm-weight", type=float, help="weight of the LM's log10 probabilities (default: decoder.yaml's, else 1.0)")
-    p.add_argument("--word-score", type=float, help="score added per word with --decoder lm (default: decoder.yaml's, else 0)")
+    p.add_argument("--beam", type=int, help=f"prefix beam width for --decoder beam (default: decoder.yaml's, else {_D.beam})")
+    p.add_argument("--lm-weight", type=float, help=f"weight of the LM's log10 probabilities (default: decoder.yaml's, else {_D.lm_weight:g})")
+    p.add_argument("--word-score", type=float, help=f"score added per word with --decoder lm (default: decoder.yaml's, else {_D.word_score:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only when stderr is a terminal anyway)")
 
 
@@ -108,7 +117,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore-extra", action="store_true", help="ignore hypotheses whose utterance has no reference (default: error)")
     p.add_argument("--bootstrap", type=int, default=None, metavar="N",
                    help="bootstrap resamples of utterances for confidence intervals and --compare; 0: no interval "
-                   "(default: 1000, with --compare 10000)")
+                   f"(default: {BOOTSTRAP_REPS}, with --compare {COMPARE_REPS})")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default: 0)")
 
 
@@ -121,6 +130,9 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data_dir", metavar="DIR", help="the data dir to check")
     p.add_argument("--no-audio-check", action="store_true", help="do not check that audio files exist")
+
+
+EXIT_STATUS = {"transcribe": 2}  # transcribe: a setup error (model, decoder) before any audio; 1 = some input failed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,29 +155,26 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from asr.device import set_threads
-    from asr.transcribe.recognizer import decoder_config, load_model
+    from asr.transcribe.formats import (
+        EXTENSIONS,
+        needs_timestamps,
+        write_transcript_file,
+        write_transcripts,
+    )
     from asr.transcribe.inputs import expand_inputs
-    from asr.transcribe.formats import EXTENSIONS, needs_timestamps, write_transcript_file, write_transcripts
-    from asr.transcribe.pipeline import Pipeline, TranscribeError, TranscribeOptions
+    from asr.transcribe.pipeline import Pipeline
+    from asr.transcribe.recognizer import decoder_config, load_recognizer
+    from asr.transcribe.sources import TranscribeError
 
     if args.no_timestamps and args.format in ("ctm", "srt", "vtt"):
         print(f"asr transcribe: error: --format {args.format} needs word timings; drop --no-timestamps", file=sys.stderr)
         return 2
     set_threads(args.threads)
-    try:
-        rec = load_model(args.model, args.device, decoder=None)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"asr transcribe: error: cannot load model: {e}", file=sys.stderr)
-        return 2
-    try:
-        rec.decoder_cfg = decoder_config(
-            args.model, args.decoder, args.lm, args.lexicon, args.no_lexicon,
-            beam=args.beam, lm_weight=args.lm_weight, word_score=args.word_score,
-        )
-        rec.decoder  # reads and checks the LM and the lexicon now, before any audio
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"asr transcribe: error: cannot set up the decoder: {e}", file=sys.stderr)
-        return 2
+    rec = load_recognizer(args.model, args.device, decoder_config(
+        args.model, args.decoder, args.lm, args.lexicon, args.no_lexicon,
+        beam=args.beam, lm_weight=args.lm_weight, word_score=args.word_score,
+    ))
+    rec.decoder  # reads and checks the LM and the lexicon now, before any audio
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -221,20 +230,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from asr.transcribe.export import ExportError, export_model
+    from asr.transcribe.export import export_model
 
-    try:
-        out = export_model(args.exp_dir, args.out_dir, force=args.force)
-    except ExportError as e:
-        print(f"asr export: error: {e}", file=sys.stderr)
-        return 1
+    out = export_model(args.exp_dir, args.out_dir, force=args.force)
     print(f"asr export: wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from asr.scoring.commands import run_compare, run_score
-    from asr.scoring.files import ScoringError
+    from asr.scoring.commands import compare_files, score_files
 
     if (args.hyp is None) == (args.compare is None):
         print("asr score: error: give either HYP or --compare HYP_A HYP_B", file=sys.stderr)
@@ -251,26 +255,19 @@ def cmd_score(args: argparse.Namespace) -> int:
         mapping_path=args.mapping,
         seed=args.seed,
     )
-    try:
-        if args.compare is not None:
-            reps = 10000 if args.bootstrap is None else args.bootstrap
-            return run_compare(args.ref, *args.compare, bootstrap=reps, **options)
-        reps = 1000 if args.bootstrap is None else args.bootstrap
-        return run_score(args.ref, args.hyp, out_dir=args.out_dir, bootstrap=reps, **options)
-    except ScoringError as e:
-        print(f"asr score: error: {e}", file=sys.stderr)
-        return 2
+    if args.compare is not None:
+        reps = COMPARE_REPS if args.bootstrap is None else args.bootstrap
+        print(compare_files(args.ref, *args.compare, bootstrap=reps, **options))
+    else:
+        reps = BOOTSTRAP_REPS if args.bootstrap is None else args.bootstrap
+        print(score_files(args.ref, args.hyp, out_dir=args.out_dir, bootstrap=reps, **options))
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from asr.data.datadir import DataDirError
     from asr.data.segments import SegmentedDataDir, read_any_datadir
 
-    try:
-        data = read_any_datadir(args.data_dir, check_audio=not args.no_audio_check)
-    except DataDirError as e:
-        print(f"asr validate-data-dir: error: {e}", file=sys.stderr)
-        return 1
+    data = read_any_datadir(args.data_dir, check_audio=not args.no_audio_check)
     if isinstance(data, SegmentedDataDir):
         print(f"{args.data_dir}: OK, {len(data.segments)} utterances in {len(data.wav_scp)} recordings, "
               f"{len(data.spk2utt)} speakers")
@@ -283,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handlers = {"transcribe": cmd_transcribe, "export": cmd_export, "score": cmd_score, "validate-data-dir": cmd_validate}
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except AsrError as e:  # the library's errors name the file and say what to do: no traceback
+        print(f"asr {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_STATUS.get(args.command, 1)
 
 
 if __name__ == "__main__":

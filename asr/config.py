@@ -10,10 +10,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from asr.errors import AsrError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(AsrError, ValueError):
     pass
 
 

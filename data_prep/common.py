@@ -31,7 +31,12 @@ import soundfile as sf
 from tqdm import tqdm
 
 from asr.data.datadir import DataDir
-from asr.data.segments import Segment, SegmentedDataDir, read_any_datadir, write_any_datadir
+from asr.data.segments import (
+    Segment,
+    SegmentedDataDir,
+    read_any_datadir,
+    write_any_datadir,
+)
 from data_prep.prep_report import (  # noqa: F401  (re-exported: the corpus modules import them from here)
     BAD_ENTRY,
     DEFAULT_MAX_BAD_FRACTION,

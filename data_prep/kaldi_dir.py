@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asr.data.datadir import DataDirError
+from asr.data.segments import parse_segment
 from data_prep.common import (
     AUDIO_EXTENSIONS,
     BAD_ENTRY,
@@ -54,8 +56,6 @@ from data_prep.common import (
     safe_id,
     write_prepared_dir,
 )
-from asr.data.datadir import DataDirError
-from asr.data.segments import parse_segment
 
 log = logging.getLogger(__name__)
 

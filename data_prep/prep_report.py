@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.errors import AsrError
+
 # Why an item was not used. The first seven count towards max_bad_fraction.
 MISSING_TRANSCRIPT = "missing-transcript"  # the transcript file that should cover the audio does not exist
 NO_TRANSCRIPT = "no-transcript"  # an audio file that no transcript mentions
@@ -26,7 +28,7 @@ NO_SPEAKER = "no-speaker"  # (Kaldi dirs) an utterance that utt2spk does not men
 DEFAULT_MAX_BAD_FRACTION = 0.05
 
 
-class PrepError(RuntimeError):
+class PrepError(AsrError, RuntimeError):
     """A corpus cannot be prepared; the message says what is wrong, where, and what to do."""
 
 

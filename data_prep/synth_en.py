@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from tqdm import tqdm
 
 from asr.data.audio import resample, write_audio
 from asr.data.datadir import DataDir, write_datadir
+from asr.fileio import atomic_output
 from data_prep.tts_engines import SYNTH_FUNCTIONS, TTSError, Voice, check_espeak_variant
 
 log = logging.getLogger(__name__)
@@ -254,9 +254,8 @@ def synthesize_utterance(plan: UttPlan, cfg: SynthConfig) -> float:
         raise TTSError(f"utt '{plan.utt}': {e}") from None
     wave = augment(wave, rng, cfg, noisy=plan.split in cfg.noise_splits)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.flac")  # a partial file never has the final name
-    write_audio(tmp, wave, SAMPLE_RATE)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:  # a partial file never has the final name
+        write_audio(tmp, wave, SAMPLE_RATE)
     return len(wave) / SAMPLE_RATE
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data_prep.timit_phones import TIMIT_FOLDING, PhoneError, fold_map, fold_phones
+from asr.errors import AsrError
 from data_prep.common import (
     DEFAULT_MAX_BAD_FRACTION,
     EMPTY_TRANSCRIPT,
@@ -49,6 +49,7 @@ from data_prep.common import (
     run_prep_cli,
     write_prepared_dir,
 )
+from data_prep.timit_phones import TIMIT_FOLDING, PhoneError, fold_map, fold_phones
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ CORE_TEST_SPEAKERS = frozenset(
 SETS = ("train", "dev", "test")
 
 
-class SphereError(ValueError):
+class SphereError(AsrError, ValueError):
     """A NIST SPHERE file cannot be read; the message names the file and what to do."""
 
 

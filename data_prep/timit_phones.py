@@ -9,9 +9,13 @@ words, after folding reference and hypothesis to the same set:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterable
 
+from asr.data.datadir import read_table
+from asr.errors import AsrError
+from asr.recipe.stages import require
 from asr.scoring.wer import write_score_dir
 
 # 61-phone symbol -> (48-phone symbol, 39-phone symbol); None deletes the phone.
@@ -33,10 +37,12 @@ TIMIT_FOLDING: dict[str, tuple[str | None, str | None]] = {
 TIMIT_61 = tuple(sorted(TIMIT_FOLDING))
 TIMIT_48 = tuple(sorted({p48 for p48, _ in TIMIT_FOLDING.values() if p48}))
 TIMIT_39 = tuple(sorted({p39 for _, p39 in TIMIT_FOLDING.values() if p39}))
+log = logging.getLogger(__name__)
+
 PHONE_SETS = {61: TIMIT_61, 48: TIMIT_48, 39: TIMIT_39}
 
 
-class PhoneError(ValueError):
+class PhoneError(AsrError, ValueError):
     """A phone is not in the set a folding map starts from."""
 
 
@@ -87,3 +93,26 @@ def write_per_dir(
     line = (out_dir / "wer").read_text(encoding="utf-8").strip().replace("%WER", "%PER", 1)
     (out_dir / "per").write_text(line + "\n", encoding="utf-8")
     return line
+
+
+def per_stage(data: Path, exp: Path, sets: list[str], mapping: dict[str, str | None], name: str = "per39") -> None:
+    """Phone error rate of each set after folding refs and hyps with `mapping` (TIMIT's score stage, after
+    asr.recipe.decode_stages.score_stage).
+
+    Writes exp/decode_<set>_greedy/<name>/ (the scorer's files, and `per`: the %PER line) and a
+    section `## Phone error rate (<name>)` in exp/RESULTS.md (replaced when run again).
+    """
+    decode_dirs = {s: exp / f"decode_{s}_greedy" for s in sets}
+    require(exp / "RESULTS.md", *(d / "text" for d in decode_dirs.values()), *(data / s / "text" for s in sets))
+    rows = []
+    for s, dec in decode_dirs.items():
+        line = write_per_dir(dec / name, read_table(data / s / "text", allow_empty_value=True),
+                             read_table(dec / "text", allow_empty_value=True), mapping, read_table(data / s / "utt2spk"))
+        rows.append(f"| {s} | `{line}` |")
+        log.info("%s: %s", s, line)
+    heading = f"## Phone error rate ({name})"
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8").split(f"\n{heading}\n")[0].rstrip("\n")
+    section = [heading, "", f"References and hypotheses folded to {len(set(v for v in mapping.values() if v))} phones.",
+               "", "| set | Kaldi line |", "|---|---|", *rows]
+    (exp / "RESULTS.md").write_text(results + "\n\n" + "\n".join(section) + "\n", encoding="utf-8")
+    print("\n".join(section))

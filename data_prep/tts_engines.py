@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from asr.errors import AsrError
+
 ENGINES = ("espeak", "flite", "festival")
 # espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
 # `en-gb` is deliberately absent: `en-gb+f3` silently drops the variant; use `en+f3`.
@@ -45,7 +47,7 @@ _ESPEAK_WPM, _ESPEAK_PITCH = 175, 50
 _ESPEAK_PITCH_PER_LN = 1.0 / 0.0092
 
 
-class TTSError(RuntimeError):
+class TTSError(AsrError, RuntimeError):
     """An engine failed; the message names the voice, the text and the command."""
 
 

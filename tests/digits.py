@@ -2,8 +2,8 @@
 
 espeak-ng says each digit word once per (voice, rate); utterances are 2-4 digits separated by
 silences of known length, so the true start and end of every word is known to the sample.
-`train_digit_model` trains a 2x96 BiLSTM-CTC on 240 such utterances (about 20 s on one CPU
-thread) until it gets them right, and writes a model directory like a recipe's exp/<tag>.
+`train_digit_model` trains a 2x96 BiLSTM-CTC on 240 such utterances with the recipe's own stages
+(features, tokens, asr.nn.train) and returns the model directory (the recipe's exp/<tag>).
 """
 
 from __future__ import annotations
@@ -73,56 +73,41 @@ class DigitSpeaker:
         return self.say([str(w) for w in rng.choice(WORDS, n)], rng, **kw)
 
 
-def train_digit_model(out_dir: Path, seed: int = 0, max_epochs: int = 40) -> Path:
-    """Train the digits model and write out_dir/{config.yaml, tokens.txt, cmvn.stats, model.pt}."""
-    from asr.data.batching import pad_features
-    from asr.nn.checkpoint import save_atomic, write_model_config
-    from asr.decoding.greedy import greedy_decode
-    from asr.data.features import CmvnStats, FbankConfig, compute_fbank, write_cmvn
-    from asr.nn.model import BiLSTMCTC, ModelConfig
-    from asr.data.tokens import build_token_table, write_tokens
+def train_digit_model(out_dir: Path, seed: int = 0, epochs: int = 16) -> Path:
+    """Train the digits model with the toolkit's own stages (features, tokens, asr.nn.train) and
+    return out_dir/exp, a model directory {config.yaml, tokens.txt, cmvn.stats, model.pt}.
+
+    The 240 utterances are written as a Kaldi data dir (out_dir/data/train, the first 48 also as
+    data/dev), exactly as a recipe would hand them to stages 1, 2 and 4.
+    """
+    from asr.data.audio import write_audio
+    from asr.data.datadir import DataDir, write_datadir
+    from asr.data.features import FbankConfig
+    from asr.data.specaug import SpecAugConfig
+    from asr.nn.model import ModelConfig
+    from asr.nn.train import TrainConfig
+    from asr.recipe.stages import TokenConfig, features_stage, tokens_stage, train_stage
 
     rng = np.random.default_rng(seed)
     speaker = DigitSpeaker()
-    data = [speaker.random(rng) for _ in range(240)]
-    tokens = build_token_table(WORDS)
-    feats = [compute_fbank(d.wave) for d in data]
-    cmvn = CmvnStats.zeros(80)
-    for f in feats:
-        cmvn.accumulate(f)
-    cfg = ModelConfig(hidden=96, layers=2, stack=3, dropout=0.0, vocab_size=len(tokens))
+    spoken = [speaker.random(rng) for _ in range(240)]
+    wav_dir, data, exp = out_dir / "wav", out_dir / "data", out_dir / "exp"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    sets = {"train": DataDir(), "dev": DataDir()}
+    for i, s in enumerate(spoken):
+        utt = f"digits-{i:03d}"
+        write_audio(wav_dir / f"{utt}.wav", s.wave, RATE)
+        for name in ("train", "dev") if i < 48 else ("train",):
+            sets[name].wav_scp[utt] = str(wav_dir / f"{utt}.wav")
+            sets[name].text[utt] = s.text
+            sets[name].utt2spk[utt] = "digits"
+    for name, d in sets.items():
+        write_datadir(data / name, d)
+    features_stage(data, ["train", "dev"], FbankConfig(), nj=1)
+    tokens_stage(data, TokenConfig(unit="char"))
     torch.manual_seed(seed)
-    model = BiLSTMCTC(cfg)
-    mean, istd = cmvn.mean_istd()
-    model.cmvn.mean.copy_(torch.as_tensor(mean))
-    model.cmvn.istd.copy_(torch.as_tensor(istd))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    targets = [torch.tensor(tokens.encode(d.text)) for d in data]
-    order = sorted(range(len(data)), key=lambda i: feats[i].shape[0])
-    batches = [order[i : i + 16] for i in range(0, len(order), 16)]
-    gen = torch.Generator().manual_seed(seed)
-    for epoch in range(max_epochs):
-        model.train()
-        for bi in torch.randperm(len(batches), generator=gen).tolist():
-            b = batches[bi]
-            x, lengths = pad_features([feats[i] for i in b])
-            log_probs, out_lengths = model(x, lengths)
-            tl = torch.tensor([len(targets[i]) for i in b])
-            loss = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), torch.cat([targets[i] for i in b]),
-                                                out_lengths, tl, zero_infinity=True, reduction="sum") / tl.sum()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            x, lengths = pad_features(feats[:48])
-            hyps = greedy_decode(*model(x, lengths), tokens)
-        if epoch >= 8 and all(h.text == d.text for h, d in zip(hyps, data[:48])):
-            break
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_tokens(out_dir / "tokens.txt", tokens)
-    write_model_config(out_dir, cfg, FbankConfig())
-    write_cmvn(out_dir / "cmvn.stats", cmvn)
-    save_atomic(model.state_dict(), out_dir / "model.pt")
-    return out_dir
+    train_cfg = TrainConfig(epochs=epochs, max_frames=2400, lr=3e-3, warmup_steps=30, final_lr_ratio=0.1,
+                            seed=seed, num_procs=1, average_last=1, specaug=SpecAugConfig(enabled=False))
+    train_stage(data, exp, ModelConfig(hidden=96, layers=2, stack=3, dropout=0.0), FbankConfig(), train_cfg,
+                torch.device("cpu"))
+    return exp

@@ -1,4 +1,4 @@
-"""Tests for asr/nn/checkpoint.py: atomic saves, safe loading, averaging, epoch files, model config."""
+"""Tests for asr/nn/checkpoint.py (atomic saves, safe loading, averaging, epoch files) and asr/nn/modeldir.py."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import pickle
 import pytest
 import torch
 
+from asr.data.features import FbankConfig
+from asr.errors import MissingInputError
 from asr.nn.checkpoint import (
     average_state_dicts,
     epoch_checkpoints,
     load_state,
-    read_model_config,
     save_atomic,
-    write_model_config,
 )
-from asr.data.features import FbankConfig
-from asr.nn.model import ModelConfig
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.modeldir import ModelDir, ModelDirError
 
 
 class Sneaky:
@@ -50,9 +50,10 @@ def test_load_state_refuses_arbitrary_objects(tmp_path):
     assert not marker.exists()
 
 
-def test_load_state_maps_to_cpu(tmp_path):
-    save_atomic({"x": torch.ones(2)}, tmp_path / "a.pt")
-    assert load_state(tmp_path / "a.pt", map_location="cpu")["x"].device.type == "cpu"
+def test_load_state_honours_map_location(tmp_path):
+    save_atomic({"x": torch.ones(2)}, tmp_path / "a.pt")  # saved from the CPU: only the mapping can move it
+    assert load_state(tmp_path / "a.pt")["x"].device.type == "cpu"
+    assert load_state(tmp_path / "a.pt", map_location=torch.device("meta"))["x"].device.type == "meta"
 
 
 def test_average_state_dicts(tmp_path):
@@ -81,10 +82,28 @@ def test_epoch_checkpoints_sort_numerically(tmp_path):
 def test_model_config_round_trip(tmp_path):
     model_cfg = ModelConfig(input_dim=40, stack=2, hidden=32, layers=1, proj=16, dropout=0.1, vocab_size=29)
     fbank_cfg = FbankConfig(num_mel_bins=40, low_freq=60.0, high_freq=-400.0)
-    write_model_config(tmp_path, model_cfg, fbank_cfg)
-    assert read_model_config(tmp_path) == (model_cfg, fbank_cfg)
+    ModelDir(tmp_path).write_config(model_cfg, fbank_cfg)
+    assert ModelDir(tmp_path).read_config() == (model_cfg, fbank_cfg)
 
 
-def test_read_model_config_missing_names_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.yaml"):
-        read_model_config(tmp_path)
+def test_model_dir_missing_files_name_the_path(tmp_path):
+    with pytest.raises(MissingInputError, match="config.yaml"):
+        ModelDir(tmp_path).read_config()
+    (tmp_path / "config.yaml").touch()
+    (tmp_path / "tokens.txt").touch()
+    with pytest.raises(MissingInputError, match="model.pt.*has training finished"):
+        ModelDir(tmp_path).check_complete()
+
+
+def test_model_dir_builds_the_saved_model_and_names_a_corrupt_file(tmp_path):
+    cfg = ModelConfig(input_dim=8, hidden=4, layers=1, vocab_size=5)
+    md = ModelDir(tmp_path)
+    md.write_config(cfg, FbankConfig(num_mel_bins=8))
+    model = BiLSTMCTC(cfg)
+    save_atomic(model.state_dict(), md / ModelDir.WEIGHTS)
+    built = md.build_model("cpu")
+    assert not built.training
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), model.state_dict().values()))
+    (md / ModelDir.WEIGHTS).write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelDirError, match="model.pt: cannot load"):
+        md.load_weights()

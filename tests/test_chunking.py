@@ -6,9 +6,13 @@ import time
 
 import numpy as np
 import pytest
-
-from asr.transcribe.chunking import frame_energies_db, silence_threshold_db, split_on_silence
 from conftest import speech_like
+
+from asr.transcribe.chunking import (
+    frame_energies_db,
+    silence_threshold_db,
+    split_on_silence,
+)
 
 SR = 16000
 

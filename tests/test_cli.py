@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+from conftest import speech_like
 
-from asr.nn.checkpoint import save_atomic, write_model_config
 from asr.cli import build_parser, main
 from asr.data.features import FbankConfig
-from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.data.tokens import build_token_table, write_tokens
-
-from conftest import speech_like
+from asr.nn.checkpoint import save_atomic
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.modeldir import ModelDir
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def model_dir(tmp_path: Path) -> Path:
     tokens = build_token_table(["abc de"])
     write_tokens(d / "tokens.txt", tokens)
     cfg = ModelConfig(hidden=8, layers=1, vocab_size=len(tokens))
-    write_model_config(d, cfg, FbankConfig())
+    ModelDir(d).write_config(cfg, FbankConfig())
     torch.manual_seed(0)
     save_atomic(BiLSTMCTC(cfg).state_dict(), d / "model.pt")
     return d

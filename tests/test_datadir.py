@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from asr.data.datadir import DataDir, DataDirError, read_datadir, read_table, spk2utt_from_utt2spk, write_datadir, write_table
+from asr.data.datadir import (
+    DataDir,
+    DataDirError,
+    read_datadir,
+    read_table,
+    spk2utt_from_utt2spk,
+    write_datadir,
+    write_table,
+)
 
 
 def _lines(path: Path) -> list[str]:

@@ -8,28 +8,25 @@ import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from asr.decoding.beam_search import prefix_beam_search
-from asr.nn.checkpoint import save_atomic, write_model_config
-from asr.decoding.greedy import Hypothesis, greedy_decode
-from asr.decoding.flashlight import LexiconLMDecoder
-from asr.decoding.decoders import (
-    BeamSearchDecoder,
-    DecoderConfig,
-    DecoderError,
-    GreedyDecoder,
-    build_decoder,
-    decode_emissions,
-    write_ctm,
-    write_decoder_config,
-)
 from asr.data.features import FbankConfig
-from asr.transcribe.recognizer import decoder_config, load_model
-from asr.decoding.lm import LMError, build_lexicon, write_arpa, write_lexicon
-from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.data.tokens import build_token_table, write_tokens
+from asr.decoding.base import DecoderConfig, DecoderError
+from asr.decoding.beam_search import prefix_beam_search
+from asr.decoding.decoders import BeamSearchDecoder, GreedyDecoder, build_decoder
+from asr.decoding.flashlight import LexiconLMDecoder
+from asr.decoding.greedy import greedy_decode
+from asr.decoding.hypothesis import Hypothesis
+from asr.decoding.lm import LMError, build_lexicon, write_arpa, write_lexicon
+from asr.decoding.loop import decode_cached
+from asr.nn.checkpoint import save_atomic
+from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.modeldir import ModelDir
+from asr.transcribe.recognizer import decoder_config, load_recognizer
+from asr.transcribe.timing import timed_words
 
 TRAIN = ["the cat sat on the mat", "the cat ran", "a dog sat on the mat", "the dog ran to the cat"]
 TOKENS = build_token_table(["abcdefghijklmnopqrstuvwxyz"])
@@ -192,7 +189,7 @@ def test_decode_emissions_batches_by_length(lm_files):
     ems = {f"u{i}": emissions(spell(t))[0] for i, t in enumerate(["the cat", "a dog sat on the mat", "ran"])}
     ems["empty"] = torch.zeros(0, len(TOKENS))
     for decoder in (BeamSearchDecoder(TOKENS, beam=4), lm_decoder(lm_files)):
-        hyps = decode_emissions(decoder, ems, max_frames=50)
+        hyps = decode_cached(decoder, ems, max_frames=50)
         assert {u: h.text for u, h in hyps.items()} == {"u0": "the cat", "u1": "a dog sat on the mat", "u2": "ran", "empty": ""}
 
 
@@ -231,7 +228,7 @@ def model_dir(tmp_path: Path, lm_files) -> Path:
     d.mkdir()
     write_tokens(d / "tokens.txt", TOKENS)
     cfg = ModelConfig(hidden=8, layers=1, vocab_size=len(TOKENS))
-    write_model_config(d, cfg, FbankConfig())
+    ModelDir(d).write_config(cfg, FbankConfig())
     save_atomic(BiLSTMCTC(cfg).state_dict(), d / "model.pt")
     for f in lm_files:
         (d / f.name).write_bytes(f.read_bytes())
@@ -239,12 +236,15 @@ def model_dir(tmp_path: Path, lm_files) -> Path:
 
 
 def test_model_directory_decoder_yaml_is_the_default(model_dir):
-    assert load_model(model_dir, "cpu").decoder_cfg.kind == "greedy"  # no decoder.yaml
-    write_decoder_config(model_dir, DecoderConfig(kind="lm", lm_weight=0.7, word_score=1.5))
-    rec = load_model(model_dir, "cpu")
+    assert load_recognizer(model_dir, "cpu").decoder_cfg.kind == "greedy"  # no decoder.yaml
+    ModelDir(model_dir).write_decoder_config(DecoderConfig(kind="lm", lm_weight=0.7, word_score=1.5))
+    rec = load_recognizer(model_dir, "cpu")
     assert (rec.decoder_cfg.kind, rec.decoder_cfg.lm_weight, rec.decoder_cfg.word_score) == ("lm", 0.7, 1.5)
     assert isinstance(rec.decoder, LexiconLMDecoder)  # built from the directory's lm.arpa and lexicon.txt
-    assert isinstance(rec.transcribe_waves([torch.zeros(8000).numpy()])[0].text, str)
+    em = emissions(spell("the cta", peak=0.6))  # a misspelt word: only the lexicon can mend it
+    words = rec.decoder.decode(em, torch.tensor([em.shape[1]]))[0].text.split()
+    assert words[:2] == ["the", "cat"] and set(words) <= set(" ".join(TRAIN).split())
+    assert GreedyDecoder(TOKENS).decode(em, torch.tensor([em.shape[1]]))[0].text == "the cta"
     # Options override the stored defaults; given paths are taken from the current directory.
     assert decoder_config(model_dir, kind="greedy").kind == "greedy"
     free = decoder_config(model_dir, no_lexicon=True, lm_weight=2.0)
@@ -269,7 +269,9 @@ def test_transcribe_cli_decoder_options(model_dir, tmp_path, capsys):
     assert f"{bad_lex} line 1" in capsys.readouterr().err
 
 
-def test_write_ctm(tmp_path):
+def test_word_times_fall_back_to_the_decoder_frames_when_alignment_cannot_spell_the_words():
     hyp = Hypothesis("ab c", TOKENS.encode("ab c"), 0.0, [1, 3, 6, 9])
-    write_ctm(tmp_path / "ctm", {"u1": hyp, "u0": Hypothesis("", [], 0.0, [])}, TOKENS, frame_seconds=0.03)
-    assert (tmp_path / "ctm").read_text() == "u1 1 0.03 0.09 ab\nu1 1 0.27 0.03 c\n"
+    two_frames = torch.zeros(2, len(TOKENS))  # too short to align 3 tokens: the decoder's own frames are used
+    words = timed_words(hyp, two_frames, TOKENS, 0.03, np.zeros(3200, np.float32), 16000)
+    assert [(w.word, w.start, w.end, w.confidence) for w in words] == [("ab", 0.03, 0.12, 0.0), ("c", 0.27, 0.3, 0.0)]
+    assert timed_words(Hypothesis.empty(), two_frames, TOKENS, 0.03, np.zeros(3200, np.float32), 16000) == []

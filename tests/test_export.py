@@ -10,10 +10,11 @@ import torch
 
 import asr
 from asr.cli import main
-from asr.decoding.decoders import DecoderConfig, read_decoder_config, write_decoder_config
-from asr.transcribe.export import ExportError, export_model
-from asr.decoding.lm import build_lexicon, write_arpa, write_lexicon
 from asr.data.tokens import read_tokens
+from asr.decoding.base import DecoderConfig
+from asr.decoding.lm import build_lexicon, write_arpa, write_lexicon
+from asr.nn.modeldir import ModelDir
+from asr.transcribe.export import ExportError, export_model
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def exp_dir(digit_model_dir, tmp_path):
     sentences = ["one two one", "two one", "one one two", "two two"]
     write_arpa(lang / "lm.arpa", sentences, order=2)
     write_lexicon(lang / "lexicon.txt", build_lexicon(["one", "two"], read_tokens(exp / "tokens.txt")))
-    write_decoder_config(exp, DecoderConfig(kind="lm", lm=str(lang / "lm.arpa"), lexicon=str(lang / "lexicon.txt"),
+    ModelDir(exp).write_decoder_config(DecoderConfig(kind="lm", lm=str(lang / "lm.arpa"), lexicon=str(lang / "lexicon.txt"),
                                             lm_weight=0.5))
     return exp
 
@@ -40,7 +41,7 @@ def test_export_writes_only_what_transcription_needs(exp_dir, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["README.md", "cmvn.stats", "config.yaml", "decoder.yaml", "lexicon.txt", "lm.arpa", "model.pt",
                      "tokens.txt"]
-    cfg = read_decoder_config(out)
+    cfg = ModelDir(out).read_decoder_config()
     assert (cfg.kind, cfg.lm, cfg.lexicon, cfg.lm_weight) == ("lm", "lm.arpa", "lexicon.txt", 0.5)
     readme = (out / "README.md").read_text()
     assert "| test | 1.0 |" in readme and "sha256" in readme

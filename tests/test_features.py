@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from asr.data.features import INT16_SCALE, CmvnStats, FbankConfig, compute_fbank, read_cmvn, write_cmvn
+from asr.data.features import (
+    INT16_SCALE,
+    CmvnStats,
+    FbankConfig,
+    compute_fbank,
+    read_cmvn,
+    write_cmvn,
+)
 
 knf = pytest.importorskip("kaldi_native_fbank")
 

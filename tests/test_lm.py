@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from asr.data.tokens import build_token_table, write_tokens
 from asr.decoding.lm import (
     UNK,
     LMError,
@@ -21,7 +22,6 @@ from asr.decoding.lm import (
     write_lexicon,
 )
 from asr.recipe.stages import lm_stage
-from asr.data.tokens import build_token_table, write_tokens
 
 TRAIN = ["the cat sat on the mat", "the dog sat", "a cat ran", "the cat ran on the mat", "it's a dog"]
 TOKENS = build_token_table(TRAIN)

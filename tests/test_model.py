@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from asr.nn.model import BiLSTMCTC, GlobalCMVN, ModelConfig, reverse_padded, stack_frames
+from asr.nn.model import (
+    BiLSTMCTC,
+    GlobalCMVN,
+    ModelConfig,
+    reverse_padded,
+    stack_frames,
+)
 
 
 def _model(**kw) -> BiLSTMCTC:

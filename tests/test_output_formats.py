@@ -12,6 +12,7 @@ import pytest
 from test_scoring import SCLITE, _sum_table, needs_sclite
 
 from asr.data.datadir import read_table
+from asr.scoring.files import read_ref_hyp, read_transcripts
 from asr.transcribe.formats import (
     EXTENSIONS,
     FORMATS,
@@ -28,7 +29,6 @@ from asr.transcribe.formats import (
     write_transcripts,
 )
 from asr.transcribe.transcript import Transcript, Word
-from asr.scoring.files import read_ref_hyp, read_transcripts
 
 WORDS = [
     Word("hello", 0.21, 0.55, 0.97),

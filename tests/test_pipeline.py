@@ -8,7 +8,11 @@ import soundfile as sf
 
 import asr
 from asr.data.audio import AudioError, resample
-from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
+from asr.transcribe.pipeline import (
+    AudioSource,
+    Pipeline,
+    TranscribeOptions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +104,13 @@ def test_batches_do_not_change_results(model, digit_speaker):
 
 
 def test_word_times_fall_back_to_the_decoders_frames():
-    from asr.decoding.greedy import Hypothesis
-    from asr.transcribe.pipeline import _words_from_timesteps
     from asr.data.tokens import build_token_table
+    from asr.decoding.hypothesis import Hypothesis
+    from asr.transcribe.timing import words_from_timesteps
 
     tokens = build_token_table(["ab c"])  # <blk> | a b c
     hyp = Hypothesis("ab c", [2, 3, 1, 4], -1.0, [3, 5, 8, 10])
-    words = _words_from_timesteps(hyp, tokens, 0.03, offset=1.0)
+    words = words_from_timesteps(hyp, tokens, 0.03, offset=1.0)
     assert [(w.word, w.start, w.end) for w in words] == [("ab", 1.09, 1.18), ("c", 1.3, 1.33)]
 
 

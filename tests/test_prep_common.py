@@ -10,7 +10,13 @@ import soundfile as sf
 from asr.data.datadir import DataDirError, read_table
 from asr.data.feature_store import cut_segment, make_features
 from asr.data.features import FbankConfig
-from asr.data.segments import Segment, SegmentedDataDir, read_any_datadir, read_segmented_datadir, write_any_datadir
+from asr.data.segments import (
+    Segment,
+    SegmentedDataDir,
+    read_any_datadir,
+    read_segmented_datadir,
+    write_any_datadir,
+)
 from data_prep.common import (
     EMPTY_TRANSCRIPT,
     ID_COLLISION,

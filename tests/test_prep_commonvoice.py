@@ -10,8 +10,8 @@ import pytest
 
 from asr.data.audio import load_audio
 from asr.data.datadir import read_datadir
-from data_prep.commonvoice import prepare_commonvoice
 from data_prep.common import PrepError
+from data_prep.commonvoice import prepare_commonvoice
 
 FIXTURE = Path(__file__).parent / "fixtures" / "commonvoice"
 LANG = FIXTURE / "cv-corpus-17.0-2024-03-15" / "en"

@@ -8,7 +8,13 @@ import logging
 
 import pytest
 
-from asr.recipe.runner import Stage, add_stage_args, marker_path, run_stages, stage_seconds
+from asr.recipe.runner import (
+    Stage,
+    add_stage_args,
+    marker_path,
+    run_stages,
+    stage_seconds,
+)
 
 
 class Recorder:

@@ -26,7 +26,14 @@ from data_prep.synth_en import (
     synthesize,
     utterance_rng,
 )
-from data_prep.tts_engines import TTSError, Voice, check_espeak_variant, engine_binary, synth_espeak, synth_festival
+from data_prep.tts_engines import (
+    TTSError,
+    Voice,
+    check_espeak_variant,
+    engine_binary,
+    synth_espeak,
+    synth_festival,
+)
 
 WORDNET = Path("/usr/share/wordnet")
 needs_wordnet = pytest.mark.skipif(not (WORDNET / "data.noun").is_file(), reason="WordNet (wordnet-base) not installed")

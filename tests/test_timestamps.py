@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from asr.transcribe.timing import word_groups, align_tokens, ctc_min_frames, refine_with_energy, word_timings
 from asr.data.tokens import BLANK, TokenTable, build_token_table
+from asr.transcribe.timing import (
+    align_tokens,
+    ctc_min_frames,
+    refine_with_energy,
+    word_groups,
+    word_timings,
+)
 from asr.transcribe.transcript import Word
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from asr.data.tokens import BLANK, WORD_SEP, TokenError, TokenTable, build_token_table, read_tokens, write_tokens
+from asr.data.tokens import (
+    BLANK,
+    WORD_SEP,
+    TokenError,
+    TokenTable,
+    build_token_table,
+    read_tokens,
+    write_tokens,
+)
 
 TEXTS = ["hello world", "good morning", "yes it's"]
 

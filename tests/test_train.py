@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from asr.data.batching import FeatureSet
-from asr.nn.checkpoint import load_state
-from asr.device import pick_device, set_threads
-from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.data.specaug import SpecAugConfig
 from asr.data.tokens import build_token_table
+from asr.device import pick_device, set_threads
+from asr.nn.checkpoint import load_state
+from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.nn.train import TrainConfig, lr_at, train
 
 TOKENS = build_token_table(["ab"])  # <blk>, |, a, b

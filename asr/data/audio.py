@@ -27,9 +27,10 @@ import torch
 import torchaudio.functional as AF
 
 from asr.data.integrity import container_check
+from asr.errors import AsrError
 
 
-class AudioError(RuntimeError):
+class AudioError(AsrError, RuntimeError):
     """An audio file could not be used; the message names the file (and utterance)."""
 
 

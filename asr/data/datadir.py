@@ -14,12 +14,14 @@ Every error names the file and the 1-based line, so a user can open it and fix i
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.errors import AsrError
+from asr.fileio import atomic_write_lines
 
-class DataDirError(ValueError):
+
+class DataDirError(AsrError, ValueError):
     """A data dir file is malformed; the message names the file and line."""
 
 
@@ -60,13 +62,7 @@ def read_table(path: str | Path, *, allow_empty_value: bool = False, check_sorte
 
 def write_table(path: str | Path, table: dict[str, str]) -> None:
     """Write a `<key> <value>` table sorted by key, atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for key in sorted(table):
-            value = table[key]
-            f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
-    os.replace(tmp, path)
+    atomic_write_lines(path, (f"{key} {table[key]}" if table[key] != "" else key for key in sorted(table)))
 
 
 def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, list[str]]:

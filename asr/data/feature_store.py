@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 from pathlib import Path
 
 import kaldiio
@@ -22,7 +21,8 @@ from tqdm import tqdm
 from asr.data.audio import AudioError, load_audio
 from asr.data.datadir import read_datadir, read_table, write_table
 from asr.data.features import CmvnStats, FbankConfig, compute_fbank
-from asr.data.segments import audio_items, read_segmented_datadir
+from asr.data.segments import audio_items, read_any_datadir, read_segmented_datadir
+from asr.fileio import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +48,27 @@ def _featurize_chunk(args: tuple[int, list[tuple], str, FbankConfig]) -> dict[st
     k, items, ark_dir, cfg = args
     torch.set_num_threads(1)
     ark = Path(ark_dir) / f"feats.{k}.ark"
-    tmp_ark, tmp_scp = ark.with_suffix(".ark.tmp"), ark.with_suffix(".scp.tmp")
     out: dict[str, tuple[str, int]] = {}
     loaded: tuple[str, np.ndarray] | None = None
-    with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
-        for item in items:
-            utt, path = item[0], item[1]
-            if len(item) == 2:
-                wave = load_audio(path, cfg.sample_rate, utt=utt)
-            else:
-                if loaded is None or loaded[0] != path:
-                    loaded = (path, load_audio(path, cfg.sample_rate, utt=utt))
-                wave = cut_segment(loaded[1], cfg.sample_rate, item[2], item[3], utt, path)
-            feats = compute_fbank(wave, cfg).numpy()
-            writer(utt, feats)
-            out[utt] = ("", feats.shape[0])
-    # The scp written by kaldiio points at the temporary name; rewrite it for the final one.
-    for line in tmp_scp.read_text().splitlines():
-        utt, loc = line.split(maxsplit=1)
-        out[utt] = (loc.replace(str(tmp_ark), str(ark)), out[utt][1])
-    tmp_scp.unlink()
-    os.replace(tmp_ark, ark)
+    with atomic_output(ark) as tmp_ark:
+        tmp_scp = tmp_ark.with_suffix(".scp")
+        with kaldiio.WriteHelper(f"ark,scp:{tmp_ark},{tmp_scp}") as writer:
+            for item in items:
+                utt, path = item[0], item[1]
+                if len(item) == 2:
+                    wave = load_audio(path, cfg.sample_rate, utt=utt)
+                else:
+                    if loaded is None or loaded[0] != path:
+                        loaded = (path, load_audio(path, cfg.sample_rate, utt=utt))
+                    wave = cut_segment(loaded[1], cfg.sample_rate, item[2], item[3], utt, path)
+                feats = compute_fbank(wave, cfg).numpy()
+                writer(utt, feats)
+                out[utt] = ("", feats.shape[0])
+        # The scp written by kaldiio points at the temporary name; rewrite it for the final one.
+        for line in tmp_scp.read_text().splitlines():
+            utt, loc = line.split(maxsplit=1)
+            out[utt] = (loc.replace(str(tmp_ark), str(ark)), out[utt][1])
+        tmp_scp.unlink()
     return out
 
 
@@ -117,3 +117,23 @@ def compute_cmvn_stats(data_dir: str | Path) -> CmvnStats:
     if stats is None:
         raise ValueError(f"{data_dir}/feats.scp: no features to compute CMVN from")
     return stats
+
+
+class UtteranceAudio:
+    """The waveform of each utterance of a data dir (whole files or `segments` cuts), read on demand.
+
+    audio = UtteranceAudio("data/test", 16000); wave = audio["utt1"]   # [S] float32 at sample_rate
+    Reads the same samples as make_features; the last recording read is kept for its next segment.
+    """
+
+    def __init__(self, data_dir: str | Path, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.items = {u: (p, s, e) for u, p, s, e in audio_items(read_any_datadir(data_dir, check_audio=False))}
+        self._loaded: tuple[str, np.ndarray] | None = None
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        path, start, end = self.items[utt]
+        if self._loaded is None or self._loaded[0] != path:
+            self._loaded = (path, load_audio(path, self.sample_rate, utt=utt))
+        wave = self._loaded[1]
+        return wave if end < 0 else cut_segment(wave, self.sample_rate, start, end, utt, path)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
+from asr.fileio import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 # Kaldi reads 16-bit PCM as integers; we scale float samples the same way so our
@@ -97,12 +99,8 @@ class CmvnStats:
 def write_cmvn(path: str | Path, stats: CmvnStats) -> None:
     """Write stats as a Kaldi matrix text file (readable by `copy-matrix` and kaldiio)."""
     mat = stats.to_kaldi_matrix()
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(" [\n")
-        for i, row in enumerate(mat):
-            f.write("  " + " ".join(repr(float(v)) for v in row) + (" ]\n" if i == len(mat) - 1 else "\n"))
-    tmp.replace(path)
+    rows = ["  " + " ".join(repr(float(v)) for v in row) for row in mat]
+    atomic_write_text(path, " [\n" + "\n".join(rows) + " ]\n")
 
 
 def read_cmvn(path: str | Path) -> CmvnStats:

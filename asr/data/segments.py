@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asr.data.datadir import DataDir, DataDirError, read_datadir, read_table, write_datadir, write_table
+from asr.data.datadir import (
+    DataDir,
+    DataDirError,
+    read_datadir,
+    read_table,
+    write_datadir,
+    write_table,
+)
 
 
 @dataclass(frozen=True)

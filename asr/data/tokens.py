@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from asr.errors import AsrError
+
 BLANK = "<blk>"
 WORD_SEP = "|"
 BPE_WORD_START = "\u2581"  # sentencepiece's '▁': the piece starts a word
 UNITS = ("char", "phone", "bpe")
 
 
-class TokenError(ValueError):
+class TokenError(AsrError, ValueError):
     """Text contains a symbol the token table cannot encode, or tokens.txt is malformed."""
 
 

@@ -25,16 +25,20 @@ from pathlib import Path
 import torch
 from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState, ctc_decoder
 
-from asr.decoding.greedy import Hypothesis
-from asr.decoding.decoders import Decoder, DecoderConfig
-from asr.decoding.lm import BOS, EOS, UNK, ArpaLM, SpellingModel, read_arpa, read_lexicon
 from asr.data.tokens import BLANK, WORD_SEP, TokenTable
+from asr.decoding.base import Decoder, DecoderConfig
+from asr.decoding.hypothesis import Hypothesis
+from asr.decoding.lm import (
+    BOS,
+    EOS,
+    UNK,
+    ArpaLM,
+    SpellingModel,
+    read_arpa,
+    read_lexicon,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _empty() -> Hypothesis:
-    return Hypothesis("", [], 0.0, [])
 
 
 def _tidy_word_tokens(tokens: list[int], frames: list[int], sep: int) -> tuple[list[int], list[int]]:
@@ -79,7 +83,7 @@ class _FlashlightDecoder(Decoder):
         for i in range(log_probs.shape[0]):
             n = int(lengths[i])
             if n == 0:
-                out.append([_empty()])
+                out.append([Hypothesis.empty()])
                 continue
             em = log_probs[i, :n]
             if self.virtual_sep_frame:
@@ -87,7 +91,7 @@ class _FlashlightDecoder(Decoder):
                 last[0, self.tokens.word_sep_id] = 0.0
                 em = torch.cat([em, last])
             results = self.decoder(em.unsqueeze(0).contiguous())[0]
-            out.append([self._to_hypothesis(r, n) for r in results] or [_empty()])
+            out.append([self._to_hypothesis(r, n) for r in results] or [Hypothesis.empty()])
         return out
 
     def _to_hypothesis(self, result, n_frames: int) -> Hypothesis:

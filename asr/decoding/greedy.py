@@ -1,24 +1,11 @@
-"""CTC decoding and hypothesis files.
-
-Greedy decoding takes the best token per output frame, merges repeats and drops blanks.
-"""
+"""Greedy CTC decoding: the best token per output frame, repeats merged, blanks dropped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
-from asr.data.batching import FeatureSet, bucket_batches
 from asr.data.tokens import TokenTable
-
-
-@dataclass
-class Hypothesis:
-    text: str
-    tokens: list[int]  # collapsed token ids, no blanks
-    score: float  # sum of the chosen frames' log-probabilities
-    timesteps: list[int] = field(default_factory=list)  # output frame index of each token
+from asr.decoding.hypothesis import Hypothesis
 
 
 def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokens: TokenTable) -> list[Hypothesis]:
@@ -29,7 +16,7 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokens: TokenT
         n = int(lengths[i])
         seq = ids[i, :n]
         if n == 0:
-            hyps.append(Hypothesis("", [], 0.0, []))
+            hyps.append(Hypothesis.empty())
             continue
         changed = torch.ones(n, dtype=torch.bool)
         changed[1:] = seq[1:] != seq[:-1]
@@ -38,26 +25,3 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokens: TokenT
         frames = torch.nonzero(keep).flatten().tolist()
         hyps.append(Hypothesis(tokens.decode(toks), toks, float(best[i, :n].sum()), frames))
     return hyps
-
-
-@torch.inference_mode()
-def decode_featureset(
-    model: torch.nn.Module,
-    feats: FeatureSet,
-    tokens: TokenTable,
-    device: torch.device,
-    max_frames: int = 40000,
-    progress: bool = False,
-) -> dict[str, Hypothesis]:
-    """Greedy-decode every utterance of a FeatureSet in length-bucketed batches."""
-    from tqdm import tqdm
-
-    model.eval()
-    out: dict[str, Hypothesis] = {}
-    batches = bucket_batches(feats.lengths, max_frames)
-    for utts in tqdm(batches, desc="decode", unit="batch", disable=not progress, leave=False):
-        b = feats.batch(utts)
-        log_probs, out_lengths = model(b.feats.to(device), b.feat_lengths.to(device))
-        for utt, hyp in zip(utts, greedy_decode(log_probs.float().cpu(), out_lengths.cpu(), tokens)):
-            out[utt] = hyp
-    return out

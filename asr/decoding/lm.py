@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.data.tokens import WORD_SEP, TokenTable
+from asr.errors import AsrError
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
@@ -33,7 +34,7 @@ class LMConfig:
     order: int = 3  # n-gram order of the word LM trained on data/train/text
 
 
-class LMError(ValueError):
+class LMError(AsrError, ValueError):
     """An ARPA or lexicon file is missing or malformed; the message names the file and line."""
 
 

@@ -107,3 +107,8 @@ class BiLSTMCTC(nn.Module):
                 x = self.projs[i](x)
             x = self.dropout(x)
         return self.output(x).log_softmax(dim=-1), out_lengths
+
+
+def output_frame_seconds(frame_shift_ms: float, stack: int) -> float:
+    """Seconds per output frame: the feature hop times the model's frame stacking."""
+    return frame_shift_ms * stack / 1000.0

@@ -18,12 +18,19 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from asr.data.batching import Batch, FeatureSet, bucket_batches
-from asr.nn.checkpoint import average_state_dicts, epoch_checkpoints, load_state, save_atomic
-from asr.decoding.greedy import greedy_decode
-from asr.nn.model import BiLSTMCTC
-from asr.scoring.wer import score
 from asr.data.specaug import SpecAugConfig, spec_augment
 from asr.data.tokens import TokenTable
+from asr.decoding.decoders import GreedyDecoder
+from asr.decoding.loop import decode_batches, feature_batches
+from asr.fileio import atomic_output
+from asr.nn.checkpoint import (
+    average_state_dicts,
+    epoch_checkpoints,
+    load_state,
+    save_atomic,
+)
+from asr.nn.model import BiLSTMCTC
+from asr.scoring.wer import score
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +95,16 @@ def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device, bf16: boo
     return ctc_loss_sum(log_probs, out_lengths, batch), int(batch.target_lengths.sum())
 
 
-@torch.inference_mode()
 def evaluate(
     model: BiLSTMCTC, dev: FeatureSet, refs: dict[str, str], tokens: TokenTable, device: torch.device, max_frames: int
 ) -> tuple[float, float]:
     """Dev CTC loss per token and dev CER (%) with greedy decoding, from one forward pass per batch."""
     model.eval()
     total, count, hyps = 0.0, 0, {}
-    for utts in bucket_batches(dev.lengths, max_frames):
-        batch = dev.batch(utts)
-        log_probs, out_lengths = model(batch.feats.to(device), batch.feat_lengths.to(device))
-        total += float(ctc_loss_sum(log_probs, out_lengths, batch))
-        count += int(batch.target_lengths.sum())
-        for utt, hyp in zip(utts, greedy_decode(log_probs.float().cpu(), out_lengths.cpu(), tokens)):
-            hyps[utt] = hyp.text
+    for out in decode_batches(model, feature_batches(dev, max_frames), {"greedy": GreedyDecoder(tokens)}, device):
+        total += float(ctc_loss_sum(out.log_probs, out.lengths, out.batch))
+        count += int(out.batch.target_lengths.sum())
+        hyps.update((u, h.text) for u, h in zip(out.utts, out.hyps["greedy"]))
     report = score({u: refs[u] for u in hyps}, hyps, char_level=True)
     return total / max(1, count), report.total.wer
 
@@ -120,10 +123,9 @@ def plot_curves(history: list[dict], path: Path) -> None:
     ax2.plot(epochs, [h["dev_cer"] for h in history], "o-", color="C2")
     ax2.set_xlabel("epoch"), ax2.set_ylabel("dev CER (%)"), ax2.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(".curves.tmp.png")
-    fig.savefig(tmp, dpi=80)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _training_state(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 
-from asr.nn.checkpoint import load_state, read_model_config
 from asr.data.datadir import read_table
+from asr.nn.checkpoint import load_state
+from asr.nn.modeldir import ModelDir
 from asr.scoring.wer import ScoreResults, read_transcripts, write_score_dir
 
 
@@ -26,8 +27,9 @@ def score_decode_dir(data_dir: Path, decode_dir: Path) -> ScoreResults:
 
 def _training_summary(exp_dir: Path) -> list[str]:
     lines = []
-    model_cfg, _ = read_model_config(exp_dir)
-    last = exp_dir / "last.pt"
+    md = ModelDir(exp_dir)
+    model_cfg, _ = md.read_config()
+    last = md / ModelDir.LAST
     if last.exists():
         history = load_state(last)["history"]
         secs = sum(h["seconds"] for h in history)
@@ -36,7 +38,7 @@ def _training_summary(exp_dir: Path) -> list[str]:
             f"- Training: {len(history)} epochs, {secs / 60:.1f} min of training loops "
             f"({speed:.0f}x real time), final dev CER {history[-1]['dev_cer']:.2f}%"
         )
-    nparams = sum(v.numel() for v in load_state(exp_dir / "model.pt").values() if v.is_floating_point())
+    nparams = sum(v.numel() for v in md.load_weights().values() if v.is_floating_point())
     lines.append(
         f"- Model: BiLSTM {model_cfg.layers}x{model_cfg.hidden}, stacking x{model_cfg.stack}, "
         f"{nparams / 1e6:.2f}M parameters, {model_cfg.vocab_size} tokens"
@@ -143,8 +145,6 @@ def lm_decoding_notes(exp_dir: Path, lang_dir: Path, tune_set: str = "dev") -> l
 
     Reads data/lang/lm_eval.txt, exp/tune_lm_<tune_set>/wer_grid.tsv and exp/decoder.yaml (any may be absent).
     """
-    import yaml
-
     lines = []
     lm_eval = lang_dir / "lm_eval.txt"
     if lm_eval.is_file():
@@ -152,18 +152,17 @@ def lm_decoding_notes(exp_dir: Path, lang_dir: Path, tune_set: str = "dev") -> l
         lines.append("")
         lines += [f"    {line}" for line in lm_eval.read_text().splitlines()]
         lines.append("")
-    chosen_path = exp_dir / "decoder.yaml"
-    if chosen_path.is_file():
-        c = yaml.safe_load(chosen_path.read_text()) or {}
-        how = (f"lexicon (`{c.get('lexicon')}`) + word n-gram (`{c.get('lm')}`)" if c.get("lexicon")
-               else f"lexicon-free, word n-gram (`{c.get('lm')}`), unknown words at unk_score {c.get('unk_score')}")
+    c = ModelDir(exp_dir).read_decoder_config()
+    if c is not None:
+        how = (f"lexicon (`{c.lexicon}`) + word n-gram (`{c.lm}`)" if c.lexicon
+               else f"lexicon-free, word n-gram (`{c.lm}`), unknown words at unk_score {c.unk_score}")
         lines.append(
             f"- beam+LM: {how}, through torchaudio's ctc_decoder (flashlight); "
-            f"**LM weight {c.get('lm_weight')}, word insertion score {c.get('word_score')}**, chosen on {tune_set} only; "
-            f"beam {c.get('lm_beam')}, beam threshold {c.get('beam_threshold')}, tokens per frame "
-            f"{c.get('beam_size_token') or 'all'}. Stored in `{chosen_path.name}`, the default of `asr transcribe --model`."
+            f"**LM weight {c.lm_weight}, word insertion score {c.word_score}**, chosen on {tune_set} only; "
+            f"beam {c.lm_beam}, beam threshold {c.beam_threshold}, tokens per frame "
+            f"{c.beam_size_token or 'all'}. Stored in `{ModelDir.DECODER}`, the default of `asr transcribe --model`."
         )
-        lines.append(f"- beam: CTC prefix beam search without LM, beam {c.get('beam')}.")
+        lines.append(f"- beam: CTC prefix beam search without LM, beam {c.beam}.")
     grid = exp_dir / f"tune_lm_{tune_set}" / "wer_grid.tsv"
     if grid.is_file():
         rows = [dict(zip(grid.read_text().splitlines()[0].split("\t"), r.split("\t"))) for r in grid.read_text().splitlines()[1:] if r.strip()]

@@ -85,7 +85,6 @@ def recipe_main(
     argv: list[str] | None = None,
     add_args: Callable[[argparse.ArgumentParser], None] | None = None,
     apply_args: Callable[[object, argparse.Namespace], None] | None = None,
-    user_errors: tuple[type[Exception], ...] = (),
 ) -> None:
     """The main() of a recipe: parse the common options, load the typed config, log, run the stages.
 
@@ -94,8 +93,9 @@ def recipe_main(
     `build_stages(cfg, work_dir, device, command)` makes the stage table; the config needs `tag`
     (the exp folder name) and `train.num_threads`. `add_args` adds recipe options to the parser and
     `apply_args(cfg, args)` writes them into the loaded config. Logs to <work>/exp/<tag>/run.log.
-    An exception of a `user_errors` type (a problem with the user's data, whose message says what to
-    do) is logged and ends the program with status 1, without a traceback.
+    An asr.errors.AsrError (a problem with the user's data or config, whose message says what to
+    do) is logged and ends the program with status 1, without a traceback; Ctrl-C ends it with 130
+    (the interrupted stage left no marker, so the next run redoes it).
     """
     import shlex
 
@@ -103,6 +103,7 @@ def recipe_main(
 
     from asr.config import load_yaml
     from asr.device import pick_device, set_threads
+    from asr.errors import AsrError
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="conf/default.yaml",
@@ -118,9 +119,12 @@ def recipe_main(
     config_path = Path(args.config)
     if not config_path.is_absolute() and not config_path.exists():
         config_path = recipe_dir / config_path
-    cfg = load_yaml(config_cls, config_path)
-    if apply_args is not None:
-        apply_args(cfg, args)
+    try:
+        cfg = load_yaml(config_cls, config_path)
+        if apply_args is not None:
+            apply_args(cfg, args)
+    except (AsrError, OSError) as e:
+        sys.exit(f"error: {e}")
     work = Path(args.work_dir).resolve()
     exp = work / "exp" / cfg.tag
     setup_logging(exp / "run.log", args.verbose)
@@ -132,7 +136,10 @@ def recipe_main(
     t0 = time.time()
     try:
         run_stages(build_stages(cfg, work, device, command), exp / ".stages", args.stage, args.stop_stage, args.force)
-    except user_errors as e:
+    except AsrError as e:
         log.error("%s", e)
         sys.exit(1)
+    except KeyboardInterrupt:
+        log.error("interrupted; the next run redoes the unfinished stage")
+        sys.exit(130)
     log.info("finished in %.1f s", time.time() - t0)

@@ -8,13 +8,15 @@ to both sides. Errors name the file and the 1-based line.
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
+
+from asr.errors import AsrError
+from asr.fileio import atomic_write_lines
 
 _ASCII_SPACE = " \t\n\v\f\r"
 _ASCII_SPACES = re.compile(r"[ \t\n\v\f\r]+")
@@ -25,7 +27,7 @@ _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _SCLITE_SPEAKER = re.compile(r"[^-_]*")
 
 
-class ScoringError(ValueError):
+class ScoringError(AsrError, ValueError):
     """A transcript file or a ref/hyp pairing is wrong; the message says where."""
 
 
@@ -290,18 +292,10 @@ def read_ref_hyp(
     return stm_ctm_transcripts(_read_stm(ref_path, ref_lines), _read_ctm(hyp_path, hyp_lines), ignore_extra)
 
 
-def _write_lines(path: str | Path, lines: list[str]) -> None:
-    """Write lines atomically (temp file + rename), so a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
-
 
 def write_text(path: str | Path, hyps: dict[str, str]) -> None:
     """Write a Kaldi text file sorted by id, words joined by one space; an empty transcript is the id alone."""
-    _write_lines(path, [" ".join([u, *split_words(hyps[u])]) for u in sorted(hyps)])
+    atomic_write_lines(path, [" ".join([u, *split_words(hyps[u])]) for u in sorted(hyps)])
 
 
 def write_trn(path: str | Path, hyps: dict[str, str], utt2spk: dict[str, str] | None = None) -> None:
@@ -316,7 +310,7 @@ def write_trn(path: str | Path, hyps: dict[str, str], utt2spk: dict[str, str] | 
         spk = speaker_of(utt, utt2spk) if utt2spk is not None else None
         tid = utt if spk is None or utt.startswith(f"{spk}-") else f"{spk}-{utt}"
         lines.append(" ".join([*split_words(hyps[utt]), f"({tid})"]))
-    _write_lines(path, lines)
+    atomic_write_lines(path, lines)
 
 
 def speaker_of(utt: str, utt2spk: dict[str, str] | None = None) -> str:

@@ -24,7 +24,6 @@ and the text normalisation.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import string
 from collections import Counter
@@ -32,21 +31,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from asr.fileio import atomic_write_lines
 from asr.scoring.alignment import DEL_COST, EPS, INS_COST, SUB_COST
 
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 if TYPE_CHECKING:
-    from asr.scoring.wer import ErrorCounts, ScoreReport, ScoreResults
     from asr.scoring.significance import BootstrapCI, PairedTest
+    from asr.scoring.wer import ErrorCounts, ScoreReport, ScoreResults
 
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    """Write lines atomically (temp file + rename), so a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
 
 
 def _pct(num: int, den: int) -> float:
@@ -336,16 +329,16 @@ def score_json(results: ScoreResults, names: tuple[str, str]) -> dict:
 def write_reports(out_dir: Path, results: ScoreResults, names: tuple[str, str]) -> None:
     """Write every report of the module docstring (not ref.trn/hyp.trn) into out_dir."""
     w, c = results.words, results.chars
-    _write_lines(out_dir / "sum", format_sum(w, names))
-    _write_lines(out_dir / "rsum", format_sum(w, names, raw=True))
-    _write_lines(out_dir / "pra", format_pra(w, names))
-    _write_lines(out_dir / "dtl", format_dtl(w, names))
-    _write_lines(out_dir / "per_utt", format_per_utt(w))
-    _write_lines(out_dir / "per_spk", format_per_spk(w, c))
+    atomic_write_lines(out_dir / "sum", format_sum(w, names))
+    atomic_write_lines(out_dir / "rsum", format_sum(w, names, raw=True))
+    atomic_write_lines(out_dir / "pra", format_pra(w, names))
+    atomic_write_lines(out_dir / "dtl", format_dtl(w, names))
+    atomic_write_lines(out_dir / "per_utt", format_per_utt(w))
+    atomic_write_lines(out_dir / "per_spk", format_per_spk(w, c))
     # one line: json's C encoder, 10x faster than indent=... on 10,000 utterances
-    _write_lines(out_dir / "score.json", [json.dumps(score_json(results, names), ensure_ascii=False)])
-    _write_lines(out_dir / "cer", [kaldi_wer_line(c.total, "CER")])
-    _write_lines(out_dir / "wer", [kaldi_wer_line(w.total, "WER")])  # last: a present `wer` means a complete folder
+    atomic_write_lines(out_dir / "score.json", [json.dumps(score_json(results, names), ensure_ascii=False)])
+    atomic_write_lines(out_dir / "cer", [kaldi_wer_line(c.total, "CER")])
+    atomic_write_lines(out_dir / "wer", [kaldi_wer_line(w.total, "WER")])  # last: a present `wer` means a complete folder
 
 
 def format_summary(*shown: ScoreReport | tuple[ScoreReport, BootstrapCI | None]) -> str:

@@ -43,14 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from asr.scoring.alignment import EPS, Alignment, edit_ops, edit_ops_counts, expand
-from asr.scoring.reports import (
-    format_per_spk,
-    format_per_utt,
-    format_summary,
-    kaldi_wer_line,
-    write_reports,
-)
-from asr.scoring.significance import BootstrapCI, bootstrap_wer
 from asr.scoring.files import (
     Normalizer,
     ScoringError,
@@ -64,6 +56,14 @@ from asr.scoring.files import (
     write_text,
     write_trn,
 )
+from asr.scoring.reports import (
+    format_per_spk,
+    format_per_utt,
+    format_summary,
+    kaldi_wer_line,
+    write_reports,
+)
+from asr.scoring.significance import BootstrapCI, bootstrap_wer
 
 __all__ = [
     "EPS", "Alignment", "ErrorCounts", "Normalizer", "ScoreReport", "ScoreResults", "ScoringError",

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from asr.nn.checkpoint import MODEL_CONFIG, load_state, read_model_config, save_atomic
-from asr.decoding.decoders import DECODER_CONFIG, read_decoder_config, write_decoder_config
+from asr.errors import AsrError, MissingInputError
+from asr.nn.checkpoint import load_state, save_atomic
+from asr.nn.modeldir import ModelDir
 
 
-class ExportError(RuntimeError):
+class ExportError(AsrError, RuntimeError):
     """The experiment directory cannot be exported; the message names the file."""
 
 
@@ -39,7 +40,7 @@ def _sha256(path: Path) -> str:
 
 
 def _copy_decoder_files(exp: Path, tmp: Path) -> None:
-    cfg = read_decoder_config(exp)
+    cfg = ModelDir(exp).read_decoder_config()
     if cfg is None:
         return
     changes = {}
@@ -50,16 +51,16 @@ def _copy_decoder_files(exp: Path, tmp: Path) -> None:
         src = Path(value) if Path(value).is_absolute() else exp / value
         if not src.is_file():
             if cfg.kind == "lm":
-                raise ExportError(f"{exp / DECODER_CONFIG}: {name} file {src} is missing")
+                raise ExportError(f"{exp / ModelDir.DECODER}: {name} file {src} is missing")
             continue  # a greedy/beam decoder.yaml may name LM files that were never made
-        dest = "lm.arpa" if name == "lm" else "lexicon.txt"
+        dest = ModelDir.LM if name == "lm" else ModelDir.LEXICON
         shutil.copyfile(src, tmp / dest)
         changes[name] = dest
-    write_decoder_config(tmp, replace(cfg, **changes))
+    ModelDir(tmp).write_decoder_config(replace(cfg, **changes))
 
 
 def _readme(exp: Path, out_name: str, files: list[Path]) -> str:
-    results = exp / "RESULTS.md"
+    results = exp / ModelDir.RESULTS
     lines = [
         f"# {out_name}: a BiLSTM-CTC model exported by `asr export`",
         "",
@@ -97,10 +98,10 @@ def export_model(exp_dir: str | Path, out_dir: str | Path, force: bool = False) 
     is not empty (unless force, which replaces it).
     """
     exp, out = Path(exp_dir), Path(out_dir)
-    for name in (MODEL_CONFIG, "tokens.txt", "model.pt"):
-        if not (exp / name).is_file():
-            hint = " (has training finished?)" if name == "model.pt" else ""
-            raise ExportError(f"{exp / name}: missing; {exp} is not a complete model directory{hint}")
+    try:
+        ModelDir(exp).check_complete()
+    except MissingInputError as e:
+        raise ExportError(str(e)) from None
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ExportError(f"{out}: exists and is not empty (use --force to replace it)")
     if out.resolve() == exp.resolve():
@@ -110,17 +111,16 @@ def export_model(exp_dir: str | Path, out_dir: str | Path, force: bool = False) 
     tmp.mkdir(parents=True)
     try:
         try:
-            read_model_config(exp)
-            state = load_state(exp / "model.pt")
+            ModelDir(exp).read_config()
+            state = load_state(exp / ModelDir.WEIGHTS)
         except Exception as e:  # a corrupt or foreign file: say which
             raise ExportError(f"{exp}: cannot load the model: {e}") from None
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise ExportError(f"{exp / 'model.pt'}: not a state dict of tensors")
-        save_atomic({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp / "model.pt")
-        shutil.copyfile(exp / MODEL_CONFIG, tmp / MODEL_CONFIG)
-        shutil.copyfile(exp / "tokens.txt", tmp / "tokens.txt")
-        if (exp / "cmvn.stats").is_file():
-            shutil.copyfile(exp / "cmvn.stats", tmp / "cmvn.stats")
+            raise ExportError(f"{exp / ModelDir.WEIGHTS}: not a state dict of tensors")
+        save_atomic({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp / ModelDir.WEIGHTS)
+        for name in (ModelDir.CONFIG, ModelDir.TOKENS, ModelDir.CMVN):
+            if (exp / name).is_file():
+                shutil.copyfile(exp / name, tmp / name)
         _copy_decoder_files(exp, tmp)
         _check_loads(tmp)
         files = sorted(p for p in tmp.iterdir() if p.is_file())
@@ -137,7 +137,7 @@ def _check_loads(model_dir: Path) -> None:
     """Load the exported directory as a user would and run one second of silence through it."""
     import numpy as np
 
-    from asr.transcribe.recognizer import load_model
+    from asr.transcribe.api import load_model
 
     try:
         rec = load_model(model_dir, device="cpu")

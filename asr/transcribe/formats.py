@@ -22,15 +22,14 @@ both files in step and fails on a different order.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from asr.transcribe.transcript import Transcript, Word
+from asr.fileio import atomic_write_text
 from asr.scoring.files import split_words
+from asr.transcribe.transcript import Transcript, Word
 
 FORMATS = ("text", "jsonl", "kaldi", "ctm", "srt", "vtt")
 EXTENSIONS = {"text": ".txt", "jsonl": ".jsonl", "kaldi": ".kaldi.txt", "ctm": ".ctm", "srt": ".srt", "vtt": ".vtt"}
@@ -207,16 +206,7 @@ def format_file(t: Transcript, fmt: str) -> str:
 def write_transcript_file(path: str | Path, t: Transcript, fmt: str) -> None:
     """Write `format_file(t, fmt)` to `path` atomically: a temporary file in the same
     folder, renamed over `path`, so a reader never sees half a file."""
-    path = Path(path)
-    text = format_file(t, fmt)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, format_file(t, fmt))
 
 
 def write_transcripts(stream: TextIO, transcripts: Iterable[Transcript], fmt: str) -> int:

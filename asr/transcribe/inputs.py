@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.transcribe.pipeline import AudioSource, TranscribeError, utt_id_for
+from asr.transcribe.sources import AudioSource, TranscribeError, utt_id_for
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".sph")
 

@@ -1,6 +1,6 @@
 """Transcribe inputs of any length: read, split on silence, batch, decode, time the words.
 
-    for result in iter_transcribe(recognizer, [AudioSource.from_path("a.flac"), ...]):
+    for result in Pipeline(recognizer, TranscribeOptions()).run([AudioSource.from_path("a.flac"), ...]):
         ...  # a Transcript, or a TranscribeError naming the input, in input order
 
 Memory stays bounded whatever the file length: a file is read block by block
@@ -21,63 +21,17 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from asr.data.audio import AudioError, resample, stream_audio
+from asr.decoding.hypothesis import Hypothesis
 from asr.transcribe.chunking import segment_at_pauses
-from asr.decoding.greedy import Hypothesis
-from asr.decoding.decoders import model_frame_seconds
-from asr.transcribe.timing import refine_with_energy, word_groups, word_text, word_timings
-from asr.data.tokens import TokenTable
+from asr.transcribe.recognizer import BEST, Recognizer
+from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
 from asr.transcribe.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TranscribeOptions:
-    timestamps: bool = True  # word start/end/confidence by forced alignment
-    batch_size: int = 32  # chunks per model batch
-    max_batch_frames: int = 100_000  # padded feature frames per model batch (~17 min of audio)
-    max_chunk_seconds: float = 20.0  # longest piece the model sees at once
-    window_seconds: float = 300.0  # a long file is read and split this much at a time
-    pool_seconds: float = 600.0  # audio gathered (across files) before sorting into batches
-    pause_seconds: float = 0.3  # cut the audio at every pause this long (0 = only where max_chunk_seconds needs)
-
-
-@dataclass
-class AudioSource:
-    """One input: a file, or a waveform in memory."""
-
-    id: str
-    source: str  # what messages and the text format call it: the path as given, or "<array N>"
-    path: Path | None = None
-    wave: np.ndarray | None = None  # [S] or [S, C] samples, with sample_rate
-    sample_rate: int = 16000
-    command: str | None = None  # a wav.scp pipe: a shell command whose output is an audio file
-
-    @classmethod
-    def from_path(cls, path: str | Path, id: str | None = None) -> "AudioSource":
-        p = Path(path)
-        return cls(id or utt_id_for(p), str(path), path=p)
-
-    @classmethod
-    def from_array(cls, wave: np.ndarray, sample_rate: int, id: str) -> "AudioSource":
-        return cls(id, f"<array {id}>", wave=np.asarray(wave), sample_rate=int(sample_rate))
-
-
-@dataclass
-class TranscribeError:
-    id: str
-    source: str
-    message: str  # one line naming the input and the reason
-
-
-def utt_id_for(path: Path) -> str:
-    """A Kaldi-safe id from a file name: its stem with whitespace replaced by '_'."""
-    return "_".join(path.stem.split()) or "_"
 
 
 @dataclass
@@ -154,28 +108,18 @@ def _chunks(src: AudioSource, sample_rate: int, opts: TranscribeOptions, state: 
 class Pipeline:
     """Runs a Recognizer over AudioSources (see the module docstring)."""
 
-    def __init__(self, recognizer, opts: TranscribeOptions | None = None) -> None:
+    def __init__(self, recognizer: Recognizer, opts: TranscribeOptions | None = None) -> None:
         self.rec = recognizer
         self.opts = opts or TranscribeOptions()
         self.sample_rate = recognizer.fbank_cfg.sample_rate
-        self.frame_seconds = model_frame_seconds(recognizer.fbank_cfg.frame_shift_ms, recognizer.model_cfg.stack)
         self.model_seconds = 0.0  # time spent in features + model + decoding (for reports)
 
     def _run_batch(self, items: list[tuple[_FileState, int, int, np.ndarray]]) -> None:
-        rec, opts = self.rec, self.opts
-        log_probs, out_lengths, empty = rec.emissions([w for *_, w in items])
-        hyps = rec.decoder.decode(log_probs, out_lengths)
+        out = self.rec.decode_waves([chunk for *_, chunk in items], [state.src.id for state, *_ in items])
         for i, (state, index, start, chunk) in enumerate(items):
             offset = start / self.sample_rate
-            hyp = Hypothesis("", [], 0.0, []) if empty[i] else hyps[i]
-            words: list[Word] = []
-            if opts.timestamps and hyp.tokens:
-                lp = log_probs[i, : int(out_lengths[i])]
-                try:
-                    words = word_timings(lp, hyp.tokens, rec.tokens, self.frame_seconds, offset)
-                    words = refine_with_energy(words, chunk, self.sample_rate, offset)
-                except ValueError:  # an LM hypothesis the frames cannot spell: fall back to the decoder's frames
-                    words = _words_from_timesteps(hyp, rec.tokens, self.frame_seconds, offset)
+            hyp = out.hyps[BEST][i]
+            words = self.rec.timed_words(hyp, out.emission(i), chunk, offset) if self.opts.timestamps else []
             state.results[index] = (offset, hyp, words)
 
     def _run_pool(self, pool: list[tuple[_FileState, int, int, np.ndarray]]) -> None:
@@ -230,12 +174,3 @@ class Pipeline:
         for state in waiting:
             yield self._finish(state)
 
-
-def _words_from_timesteps(hyp: Hypothesis, tokens: TokenTable, frame_seconds: float, offset: float) -> list[Word]:
-    """Word times from the decoder's own token frames (each token one frame long); confidence unknown (0)."""
-    out = []
-    for group in word_groups(hyp.tokens, tokens):
-        start, end = hyp.timesteps[group[0]], hyp.timesteps[group[-1]] + 1
-        out.append(Word(word_text(hyp.tokens, group, tokens), round(offset + start * frame_seconds, 3),
-                        round(offset + end * frame_seconds, 3), 0.0))
-    return out

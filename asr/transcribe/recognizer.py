@@ -1,13 +1,12 @@
-"""Load a self-contained model directory and transcribe audio.
+"""A model directory loaded for decoding waveforms: model, tokens, features and one decoder.
 
-    import asr
-    model = asr.load_model("exp/synth_en")           # decoder: the directory's decoder.yaml, else greedy
-    [t] = model.transcribe("a.flac")                  # Transcript: text, words (start, end, confidence), score
-    ts = model.transcribe([wave_48k, "b.wav"], sample_rate=48000, decoder="greedy", timestamps=False)
-    words = model.align(wave_16k, "the known text")  # forced alignment of a given transcript
+    rec = load_recognizer("exp/synth_en")            # decoder: the directory's decoder.yaml, else greedy
+    out = rec.decode_waves([wave_16k], ["a"])        # asr.decoding.loop.DecodedBatch
+    words = rec.timed_words(out.hyps["best"][0], out.emission(0), wave_16k)
 
 Loading reads config.yaml, tokens.txt and model.pt with `torch.load(weights_only=True)`:
-tensors and plain containers only, never arbitrary pickled objects.
+tensors and plain containers only, never arbitrary pickled objects. Files of long audio go
+through asr.transcribe.pipeline; asr.transcribe.api adds `transcribe()` on top.
 """
 
 from __future__ import annotations
@@ -20,17 +19,21 @@ import numpy as np
 import torch
 
 from asr.data.audio import resample
-from asr.data.batching import pad_features
-from asr.nn.checkpoint import load_state, read_model_config
-from asr.decoding.greedy import Hypothesis
-from asr.decoding.decoders import DECODER_KINDS, Decoder, DecoderConfig, DecoderError, build_decoder, read_decoder_config
-from asr.device import pick_device
 from asr.data.features import FbankConfig, compute_fbank
-from asr.nn.model import BiLSTMCTC, ModelConfig
-from asr.data.tokens import TokenTable, read_tokens
-from asr.transcribe.transcript import Transcript, Word
+from asr.data.tokens import TokenTable
+from asr.decoding.base import DECODER_KINDS, Decoder, DecoderConfig, DecoderError
+from asr.decoding.decoders import build_decoder
+from asr.decoding.hypothesis import Hypothesis
+from asr.decoding.loop import DecodedBatch, batch_of, decode_batch
+from asr.device import pick_device
+from asr.nn.model import BiLSTMCTC, ModelConfig, output_frame_seconds
+from asr.nn.modeldir import ModelDir
+from asr.transcribe.timing import refine_with_energy, timed_words, word_timings
+from asr.transcribe.transcript import Word
 
 log = logging.getLogger(__name__)
+
+BEST = "best"  # the name of the recognizer's decoder in DecodedBatch.hyps
 
 
 @dataclass
@@ -51,70 +54,10 @@ class Recognizer:
             self._decoder = build_decoder(self.decoder_cfg, self.tokens, self.model_dir)
         return self._decoder
 
-    @torch.inference_mode()
-    def emissions(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
-        """Mono waveforms [S_i] at fbank_cfg.sample_rate, as one batch -> (log_probs [N, T, V] on
-        the CPU, out_lengths [N], empty [N]); a wave shorter than one analysis window is `empty`."""
-        feats = [compute_fbank(w, self.fbank_cfg) for w in waves]
-        empty = [f.shape[0] == 0 for f in feats]
-        x, lengths = pad_features([f if f.shape[0] else torch.zeros(1, self.fbank_cfg.num_mel_bins) for f in feats])
-        log_probs, out_lengths = self.model(x.to(self.device), lengths.to(self.device))
-        return log_probs.float().cpu(), out_lengths.cpu(), empty
-
-    def transcribe_waves(self, waves: list[np.ndarray]) -> list[Hypothesis]:
-        """Decode mono waveforms [S_i] at fbank_cfg.sample_rate (one batch) with self.decoder."""
-        log_probs, out_lengths, empty = self.emissions(waves)
-        hyps = self.decoder.decode(log_probs, out_lengths)
-        return [Hypothesis("", [], 0.0, []) if e else h for h, e in zip(hyps, empty)]
-
-    def transcribe(
-        self,
-        inputs,
-        batch_size: int = 32,
-        decoder: str | DecoderConfig | None = None,
-        timestamps: bool = True,
-        sample_rate: int | None = None,
-        **options,
-    ) -> list[Transcript]:
-        """Transcribe files or waveforms of any length; one Transcript per input, in order.
-
-        inputs: a path, a waveform [S] or [S, C] (give `sample_rate`), an (array, rate) pair,
-        or a list of these. decoder: 'greedy', 'beam', 'lm' or a DecoderConfig, for this call
-        only (default: the recognizer's, from decoder.yaml or load_model). timestamps: fill
-        Transcript.words by forced alignment. Other keyword arguments set
-        asr.transcribe.pipeline.TranscribeOptions fields (max_chunk_seconds, pause_seconds...).
-        A broken input raises asr.data.audio.AudioError naming it.
-        """
-        from asr.data.audio import AudioError
-        from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
-
-        if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor)) or (
-            isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], int)
-        ):
-            inputs = [inputs]
-        sources = []
-        for i, item in enumerate(inputs):
-            if isinstance(item, (str, Path)):
-                sources.append(AudioSource.from_path(item))
-                continue
-            wave, rate = item if isinstance(item, tuple) else (item, sample_rate)
-            if rate is None:
-                raise ValueError(f"input {i} is a waveform: give its sample_rate (or pass (array, rate))")
-            wave = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
-            sources.append(AudioSource.from_array(wave, rate, id=f"array{i}"))
-        opts = TranscribeOptions(timestamps=timestamps, batch_size=batch_size, **options)
-        saved = (self.decoder_cfg, self._decoder)
-        if decoder is not None:  # for this call only
-            self.use_decoder(decoder)
-        try:
-            out = []
-            for result in Pipeline(self, opts).run(sources):
-                if isinstance(result, TranscribeError):
-                    raise AudioError(result.message)
-                out.append(result)
-            return out
-        finally:
-            self.decoder_cfg, self._decoder = saved
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per output frame of the model."""
+        return output_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.stack)
 
     def use_decoder(self, decoder: str | DecoderConfig) -> None:
         """Switch decoders: a kind ('greedy', 'beam', 'lm' with the directory's defaults) or a DecoderConfig."""
@@ -123,16 +66,22 @@ class Recognizer:
         self.decoder_cfg = decoder
         self._decoder = None
 
+    def decode_waves(self, waves: list[np.ndarray], ids: list[str]) -> DecodedBatch:
+        """Mono waveforms [S_i] at fbank_cfg.sample_rate, as one batch, through asr.decoding.loop with
+        self.decoder (hypotheses under BEST); a wave shorter than one analysis window decodes to nothing."""
+        batch = batch_of(ids, [compute_fbank(w, self.fbank_cfg) for w in waves])
+        return decode_batch(self.model, batch, {BEST: self.decoder}, self.device)
+
+    def timed_words(self, hyp: Hypothesis, emission: torch.Tensor, wave: np.ndarray, offset: float = 0.0) -> list[Word]:
+        """Words of `hyp` with times (seconds + offset) and confidences: asr.transcribe.timing.timed_words."""
+        return timed_words(hyp, emission, self.tokens, self.frame_seconds, wave, self.fbank_cfg.sample_rate, offset)
+
     def align(self, wave: np.ndarray, text: str, sample_rate: int | None = None) -> list[Word]:
         """Forced alignment of a known transcript: timed words of `text` in a mono waveform [S]."""
-        from asr.decoding.decoders import model_frame_seconds
-        from asr.transcribe.timing import refine_with_energy, word_timings
-
         if sample_rate is not None:
             wave = resample(np.asarray(wave, dtype=np.float32), sample_rate, self.fbank_cfg.sample_rate)
-        log_probs, out_lengths, _ = self.emissions([wave])
-        frame_s = model_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.stack)
-        words = word_timings(log_probs[0, : int(out_lengths[0])], self.tokens.encode(text), self.tokens, frame_s)
+        out = decode_batch(self.model, batch_of(["align"], [compute_fbank(wave, self.fbank_cfg)]), {}, self.device)
+        words = word_timings(out.emission(0), self.tokens.encode(text), self.tokens, self.frame_seconds)
         return refine_with_energy(words, wave, self.fbank_cfg.sample_rate)
 
 
@@ -144,13 +93,13 @@ def decoder_config(
     no_lexicon: bool = False,
     **overrides,
 ) -> DecoderConfig:
-    """The model directory's decoder.yaml (else greedy), changed by what is given.
+    """The model directory's decoder.yaml (else the DecoderConfig defaults), changed by what is given.
 
     `lm` or `lexicon` without `kind` mean kind='lm'; `no_lexicon` decodes lexicon-free.
     `overrides` set other DecoderConfig fields (None values are ignored). Given paths are
     taken relative to the current directory; those in decoder.yaml to the model directory.
     """
-    cfg = read_decoder_config(model_dir) or DecoderConfig()
+    cfg = ModelDir(model_dir).read_decoder_config() or DecoderConfig()
     if kind is None and (lm or lexicon or no_lexicon):
         kind = "lm"
     if kind is not None:
@@ -166,22 +115,18 @@ def decoder_config(
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_model(model_dir: str | Path, device: str | None = "auto", decoder: DecoderConfig | None = None) -> Recognizer:
+def load_recognizer(model_dir: str | Path, device: str | None = "auto", decoder: DecoderConfig | None = None,
+                    cls: type[Recognizer] = Recognizer) -> Recognizer:
     """Load config.yaml, tokens.txt and model.pt from a model directory (weights_only).
 
     `decoder` None: the directory's decoder.yaml when there is one (written by the recipe's
-    LM tuning stage), else greedy.
+    LM tuning stage), else greedy. Raises MissingInputError naming a missing file.
     """
-    model_dir = Path(model_dir)
-    model_cfg, fbank_cfg = read_model_config(model_dir)
-    tokens = read_tokens(model_dir / "tokens.txt")
-    weights = model_dir / "model.pt"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: no trained weights (has training finished?)")
+    md = ModelDir(model_dir)
+    model_cfg, fbank_cfg = md.read_config()
+    tokens = md.read_tokens()
     dev = pick_device(device)
-    model = BiLSTMCTC(model_cfg)
-    model.load_state_dict(load_state(weights))
-    model.to(dev).eval()
+    model = md.build_model(dev)
     if decoder is None:
-        decoder = read_decoder_config(model_dir) or DecoderConfig()
-    return Recognizer(model, tokens, model_cfg, fbank_cfg, dev, decoder, model_dir)
+        decoder = md.read_decoder_config() or DecoderConfig()
+    return cls(model, tokens, model_cfg, fbank_cfg, dev, decoder, md.path)

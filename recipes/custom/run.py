@@ -21,8 +21,15 @@ from pathlib import Path
 import torch
 
 from asr.recipe.runner import Stage, recipe_main
-from asr.recipe.stages import ModelStagesConfig, model_stages
-from data_prep.common import CorpusConfig, PrepError, SetSpec, assemble_sets, corpus_dir_option
+from asr.recipe.stages import ModelStagesConfig
+from asr.recipe.table import model_stages
+from data_prep.common import (
+    CorpusConfig,
+    PrepError,
+    SetSpec,
+    assemble_sets,
+    corpus_dir_option,
+)
 from data_prep.custom import SETS, prepare_custom
 
 RECIPE_DIR = Path(__file__).resolve().parent
@@ -57,7 +64,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
 
 def main(argv: list[str] | None = None) -> None:
     data_arg = corpus_dir_option("--data", "your folder, or a .csv/.tsv/.jsonl manifest (overrides corpus.corpus_dir)")
-    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *data_arg, user_errors=(PrepError,))
+    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *data_arg)
 
 
 if __name__ == "__main__":

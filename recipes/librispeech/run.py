@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from asr.recipe.runner import Stage, recipe_main
-from asr.recipe.stages import ModelStagesConfig, model_stages
-from data_prep.common import CorpusConfig, PrepError, corpus_dir_option
+from asr.recipe.stages import ModelStagesConfig
+from asr.recipe.table import model_stages
+from data_prep.common import CorpusConfig, corpus_dir_option
 from data_prep.librispeech import prepare_librispeech_sets
 
 RECIPE_DIR = Path(__file__).resolve().parent
@@ -44,7 +45,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
 
 def main(argv: list[str] | None = None) -> None:
     corpus_args = corpus_dir_option("--corpus-dir", "folder holding LibriSpeech/ (overrides corpus.corpus_dir)")
-    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *corpus_args, user_errors=(PrepError,))
+    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *corpus_args)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,18 @@ from pathlib import Path
 
 import torch
 
-from data_prep.timit_phones import fold_map
+from asr.recipe.decode_stages import score_stage
 from asr.recipe.runner import Stage, recipe_main, stage_seconds
-from asr.recipe.stages import ModelStagesConfig, TokenConfig, model_stages, per_stage, score_stage
-from data_prep.common import CorpusConfig, PrepError, SetSpec, assemble_sets, corpus_dir_option
+from asr.recipe.stages import ModelStagesConfig, TokenConfig
+from asr.recipe.table import model_stages
+from data_prep.common import (
+    CorpusConfig,
+    SetSpec,
+    assemble_sets,
+    corpus_dir_option,
+)
 from data_prep.timit import SETS, prepare_timit
+from data_prep.timit_phones import fold_map, per_stage
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -55,13 +62,13 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         score_stage(data, exp, cfg.decode_sets, [], stage_seconds(exp / ".stages"), command)
         per_stage(data, exp, cfg.decode_sets, fold_map(c.phones, 39), name="per39")
 
-    *shared, _ = model_stages(cfg, work, device, command)  # stage 5 scores phones twice: as trained, and on 39
-    return [Stage(0, "prepare", prepare), *shared, Stage(5, "score", score)]
+    *shared, _ = model_stages(cfg, work, device, command)  # stage 7 scores phones twice: as trained, and on 39
+    return [Stage(0, "prepare", prepare), *shared, Stage(7, "score", score)]
 
 
 def main(argv: list[str] | None = None) -> None:
     corpus_args = corpus_dir_option("--corpus-dir", "the TIMIT folder (with TRAIN and TEST, any case)")
-    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *corpus_args, user_errors=(PrepError,))
+    recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, *corpus_args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""The recipe stages after training: decode, tune the LM decoder, score.
+
+    decode    exp/model.pt, data/<set>/{feats.scp,wav.scp} -> exp/decode_<set>_<name>/{text,hyp.trn,ctm}
+    tune_lm   data/lang/{lm.arpa,lexicon.txt}, dev -> exp/{decoder.yaml,lm.arpa,lexicon.txt},
+              exp/tune_lm_dev/wer_grid.tsv, exp/decode_<set>_lm/
+    score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk...; exp/RESULTS.md
+
+Decoding goes through asr.decoding.loop (the loop `asr transcribe` and training's dev CER use)
+and the CTM through asr.transcribe (the word timings and the writer `asr transcribe --format ctm`
+uses), so `asr transcribe --pause-seconds 0 --format ctm data/<set>/wav.scp` writes the same CTM.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from asr.data.batching import FeatureSet
+from asr.data.datadir import read_table
+from asr.data.feature_store import UtteranceAudio
+from asr.decoding.base import DecoderConfig
+from asr.decoding.decoders import build_decoder
+from asr.decoding.loop import (
+    cache_emissions,
+    decode_batches,
+    decode_cached,
+    feature_batches,
+)
+from asr.fileio import atomic_write_text
+from asr.nn.modeldir import ModelDir
+from asr.recipe.results import lm_decoding_notes, write_results
+from asr.recipe.stages import DecodingConfig, require
+from asr.scoring.files import write_text, write_trn
+from asr.scoring.wer import score
+from asr.transcribe.formats import write_transcripts
+from asr.transcribe.recognizer import Recognizer, load_recognizer
+from asr.transcribe.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+LABELS = {"greedy": "greedy", "beam": "beam", "lm": "beam+LM"}  # decoder name -> its RESULTS.md column
+
+
+def write_decode_dir(out: Path, transcripts: dict[str, Transcript]) -> None:
+    """out/{text,hyp.trn,ctm} from {utt: Transcript} (the CTM needs the transcripts' word times)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "text", {u: t.text for u, t in transcripts.items()})
+    write_trn(out / "hyp.trn", {u: t.text for u, t in transcripts.items()})
+    ctm = io.StringIO()
+    write_transcripts(ctm, [transcripts[u] for u in sorted(transcripts)], "ctm")
+    atomic_write_text(out / "ctm", ctm.getvalue())
+
+
+def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfig], max_frames: int,
+               emissions: list | None = None) -> dict[str, dict[str, Transcript]]:
+    """Decode one data dir with every named decoder -> {name: {utt: Transcript with timed words}}.
+
+    The model runs once (its DecodedBatches are appended to `emissions` when a list is given)."""
+    built = {name: build_decoder(cfg, rec.tokens, rec.model_dir) for name, cfg in decoders.items()}
+    audio = UtteranceAudio(data_dir, rec.fbank_cfg.sample_rate)
+    out: dict[str, dict[str, Transcript]] = {name: {} for name in built}
+    for batch in decode_batches(rec.model, feature_batches(FeatureSet(data_dir), max_frames), built, rec.device,
+                                progress=True, desc=f"decode {data_dir.name}"):
+        if emissions is not None:
+            emissions.append(batch)
+        for i, utt in enumerate(batch.utts):
+            wave = audio[utt]
+            for name, hyps in batch.hyps.items():
+                words = rec.timed_words(hyps[i], batch.emission(i), wave)
+                out[name][utt] = Transcript(utt, utt, hyps[i].text, len(wave) / rec.fbank_cfg.sample_rate,
+                                            hyps[i].score, words)
+    return out
+
+
+def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, decoders: dict[str, DecoderConfig],
+                 max_frames: int = 40000) -> None:
+    """exp/model.pt, data/<set>/feats.scp -> exp/decode_<set>_<name>/{text,hyp.trn,ctm} for each named decoder.
+
+    Relative LM and lexicon paths resolve against exp/."""
+    require(exp / ModelDir.WEIGHTS, *(data / s / "feats.scp" for s in sets))
+    rec = load_recognizer(exp, str(device))
+    for s in sets:
+        t0 = time.time()
+        for name, transcripts in decode_set(rec, data / s, decoders, max_frames).items():
+            write_decode_dir(exp / f"decode_{s}_{name}", transcripts)
+        log.info("decoded %s with %s in %.1f s", s, ", ".join(decoders), time.time() - t0)
+
+
+def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, cfg: DecodingConfig, tune_set: str = "dev") -> None:
+    """Pick the LM decoder's weights on `tune_set` only, then decode every set with them.
+
+    The lexicon decoder runs over the grid cfg.lm_weights x cfg.word_scores; then the
+    lexicon-free decoder, at the best of those weights, with each of cfg.unk_scores. The
+    lowest WER wins (the first of equals, in that order). The model runs once on `tune_set`;
+    every grid point decodes its cached emissions.
+    Reads data/lang/{lm.arpa,lexicon.txt}, exp/model.pt, data/<set>/{feats.scp,text}. Writes
+    exp/{lm.arpa,lexicon.txt} (so the model directory stays self-contained),
+    exp/tune_lm_<tune_set>/wer_grid.tsv (every point's WER), exp/decoder.yaml (the chosen
+    decoder, `asr transcribe`'s default) and exp/decode_<set>_lm/{text,hyp.trn,ctm}.
+    """
+    lang = data / "lang"
+    require(exp / ModelDir.WEIGHTS, lang / "lm.arpa", lang / "lexicon.txt", data / tune_set / "text",
+            *(data / s / "feats.scp" for s in {tune_set, *sets}))
+    shutil.copy(lang / "lm.arpa", exp / ModelDir.LM)
+    shutil.copy(lang / "lexicon.txt", exp / ModelDir.LEXICON)
+    rec = load_recognizer(exp, str(device))
+    refs = read_table(data / tune_set / "text", allow_empty_value=True)
+    emissions = cache_emissions(decode_batches(rec.model, feature_batches(FeatureSet(data / tune_set), cfg.max_frames),
+                                               {}, device, progress=True, desc=f"emissions {tune_set}"))
+    rows: list[tuple[float, DecoderConfig, int, int]] = []
+
+    def evaluate(dcfg: DecoderConfig) -> None:
+        hyps = decode_cached(build_decoder(dcfg, rec.tokens, exp), emissions)
+        wer = score(refs, {u: h.text for u, h in hyps.items()}).total
+        rows.append((wer.wer, dcfg, wer.errors, wer.ref_words))
+        log.info("%s: %s lm_weight %.2f word_score %.2f unk_score %.2f: WER %.2f%%", tune_set,
+                 "lexicon" if dcfg.lexicon else "lexicon-free", dcfg.lm_weight, dcfg.word_score, dcfg.unk_score, wer.wer)
+
+    for lm_weight in cfg.lm_weights:
+        for word_score in cfg.word_scores:
+            evaluate(cfg.lm_decoder(lm_weight, word_score))
+    best_lexicon = min(rows, key=lambda r: r[0])[1]
+    for unk_score in cfg.unk_scores:
+        evaluate(replace(best_lexicon, lexicon=None, unk_score=unk_score))
+    out = exp / f"tune_lm_{tune_set}"
+    out.mkdir(exist_ok=True)
+    (out / "wer_grid.tsv").write_text(
+        "decoder\tlm_weight\tword_score\tunk_score\twer\terrors\twords\n"
+        + "".join(f"{'lexicon' if c.lexicon else 'lexicon-free'}\t{c.lm_weight}\t{c.word_score}\t{c.unk_score}\t{w:.2f}\t{e}\t{n}\n"
+                  for w, c, e, n in rows)
+    )
+    best_wer, chosen, _, _ = min(rows, key=lambda r: r[0])
+    ModelDir(exp).write_decoder_config(chosen)
+    log.info("chosen on %s: %s, lm_weight %.2f word_score %.2f unk_score %.2f (WER %.2f%%) -> %s", tune_set,
+             "lexicon" if chosen.lexicon else "lexicon-free", chosen.lm_weight, chosen.word_score, chosen.unk_score,
+             best_wer, exp / ModelDir.DECODER)
+    decode_stage(data, exp, sets, device, {"lm": chosen}, cfg.max_frames)
+
+
+def score_stage(
+    data: Path,
+    exp: Path,
+    sets: list[str],
+    heldout_speakers: list[str],
+    stage_times: dict[str, float],
+    command: str,
+    decoders: list[str] = ("greedy",),
+) -> None:
+    """Score exp/decode_<set>_<name> for each decoder name, side by side (the first is the main
+    table; with 'lm', the LM tuning notes too) -> exp/RESULTS.md."""
+    first, *rest = decoders
+    decode_dirs = {s: exp / f"decode_{s}_{first}" for s in sets}
+    more = {LABELS.get(name, name): {s: exp / f"decode_{s}_{name}" for s in sets} for name in decoders} if rest else {}
+    require(*(d / "text" for d in decode_dirs.values()), *(d / "text" for m in more.values() for d in m.values()),
+            *(data / s / "text" for s in sets))
+    write_results(
+        exp / ModelDir.RESULTS,
+        {s: (data / s, d) for s, d in decode_dirs.items()},
+        exp,
+        heldout_speakers=heldout_speakers,
+        stage_times=stage_times,
+        command=command,
+        decoders=more or None,
+        decoding_notes=lm_decoding_notes(exp, data / "lang") if "lm" in decoders else None,
+    )
+    print((exp / ModelDir.RESULTS).read_text())

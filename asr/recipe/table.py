@@ -1,0 +1,62 @@
+"""The stage table every recipe shares: stages 1-7 (see asr.recipe.stages for what each reads and writes).
+
+    stages = [Stage(0, "prepare", prepare), *model_stages(cfg, work, device, command)]
+
+A recipe adds its stage 0 (corpus preparation) in front and may replace a stage by number
+(TIMIT scores phones on 39).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from asr.config import ConfigError
+from asr.recipe.decode_stages import decode_stage, score_stage, tune_lm_stage
+from asr.recipe.runner import Stage, stage_seconds
+from asr.recipe.stages import (
+    ModelStagesConfig,
+    features_stage,
+    lm_stage,
+    tokens_stage,
+    train_stage,
+)
+
+log = logging.getLogger(__name__)
+
+
+def model_stages(
+    cfg: ModelStagesConfig, work: Path, device: torch.device, command: str, heldout_speakers: list[str] | None = None
+) -> list[Stage]:
+    """Stages 1-7 on work/data/{train,dev,<decode_sets>} into work/exp/<tag>: the part every recipe shares.
+
+    Stages 3 (lm) and 6 (tune_lm) do their work only when cfg.decoding.decoders has 'lm'."""
+    data, exp, dec = work / "data", work / "exp" / cfg.tag, cfg.decoding
+    dec.check()
+    sets = list(dict.fromkeys(["train", "dev", *cfg.decode_sets]))
+    heldout = list(heldout_speakers or [])
+    uses_lm = "lm" in dec.decoders
+
+    def only_with_lm(run: Callable[[], None]) -> Callable[[], None]:
+        def stage() -> None:
+            if not uses_lm:
+                log.info("decoding.decoders has no 'lm': nothing to do")
+                return
+            if cfg.tokens.unit != "char":
+                raise ConfigError(f"decoder 'lm' needs tokens.unit 'char', not {cfg.tokens.unit!r}")
+            run()
+        return stage
+
+    return [
+        Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj)),
+        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens)),
+        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm.order, cfg.decode_sets))),
+        Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device)),
+        Stage(5, "decode", lambda: decode_stage(data, exp, cfg.decode_sets, device, dec.no_lm_decoders(), dec.max_frames)),
+        Stage(6, "tune_lm", only_with_lm(lambda: tune_lm_stage(data, exp, cfg.decode_sets, device, dec))),
+        Stage(7, "score", lambda: score_stage(data, exp, cfg.decode_sets, heldout, stage_seconds(exp / ".stages"),
+                                              command, dec.decoders)),
+    ]
