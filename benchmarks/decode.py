@@ -31,23 +31,36 @@ import torch
 
 from asr.data.batching import FeatureSet
 from asr.data.datadir import read_table
-from asr.decoding.decoders import DecoderConfig, build_decoder, compute_emissions, decode_emissions, read_decoder_config
-from asr.transcribe.recognizer import load_model
+from asr.decoding.base import DecoderConfig
+from asr.decoding.decoders import build_decoder
+from asr.decoding.loop import (
+    cache_emissions,
+    decode_batches,
+    decode_cached,
+    feature_batches,
+)
+from asr.nn.modeldir import ModelDir
 from asr.scoring.wer import score
+from asr.transcribe.recognizer import load_recognizer
+
+
+def compute_emissions(model, feats: FeatureSet, device: torch.device) -> dict:
+    """{utt: log-probs [T', V]}: the model over a FeatureSet, through the decoding loop."""
+    return cache_emissions(decode_batches(model, feature_batches(feats, 40000), {}, device))
 
 _WORKER: dict = {}  # per worker process: the decoder and the (forked) emissions
 
 
 def _init_worker(cfg: DecoderConfig, model_dir: str, emissions: dict) -> None:
     torch.set_num_threads(1)
-    rec_tokens = load_model(model_dir, "cpu").tokens
+    rec_tokens = ModelDir(model_dir).read_tokens()
     _WORKER["decoder"] = build_decoder(cfg, rec_tokens, model_dir)
     _WORKER["emissions"] = emissions
 
 
 def _decode_shard(utts: list[str]) -> dict:
     ems = _WORKER["emissions"]
-    return decode_emissions(_WORKER["decoder"], {u: ems[u] for u in utts})
+    return decode_cached(_WORKER["decoder"], {u: ems[u] for u in utts})
 
 
 def _warm(_: int) -> bool:
@@ -74,9 +87,9 @@ def time_in_process(cfg: DecoderConfig, model_dir: Path, tokens, emissions: dict
     torch.set_num_threads(threads)
     decoder = build_decoder(cfg, tokens, model_dir)
     first = next(iter(emissions))
-    decode_emissions(decoder, {first: emissions[first]})  # warm-up
+    decode_cached(decoder, {first: emissions[first]})  # warm-up
     t0 = time.perf_counter()
-    hyps = decode_emissions(decoder, emissions)
+    hyps = decode_cached(decoder, emissions)
     return hyps, time.perf_counter() - t0
 
 
@@ -89,7 +102,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="decoders to leave out: greedy beam lm lm-free")
     args = parser.parse_args()
 
-    chosen = read_decoder_config(args.model)
+    chosen = ModelDir(args.model).read_decoder_config()
     if chosen is None or chosen.kind != "lm":
         print(f"note: no LM decoder.yaml in {args.model}; using LM weight 1, word score 0")
         chosen = DecoderConfig(kind="lm")
@@ -100,7 +113,7 @@ def main() -> None:
     refs = {u: refs[u] for u in utts}
 
     torch.set_num_threads(max(args.threads))
-    rec = load_model(args.model, "cpu")
+    rec = load_recognizer(args.model, "cpu")
     frame_shift = rec.fbank_cfg.frame_shift_ms / 1000.0
     audio_seconds = sum(feats.lengths.values()) * frame_shift
     first = FeatureSet(args.data_dir)

@@ -46,8 +46,8 @@ import soundfile as sf
 
 from asr.data.audio import load_audio
 from asr.data.datadir import read_table
-from asr.transcribe.inputs import read_wav_scp
 from asr.scoring.wer import score
+from asr.transcribe.inputs import read_wav_scp
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 44100

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import jiwer
 
-from asr.scoring.wer import read_transcripts, score, write_trn
+from asr.scoring.files import read_transcripts, write_trn
+from asr.scoring.wer import score
 
 SCLITE = Path("/usr/lib/sctk/bin/sclite")
 

@@ -43,10 +43,11 @@ import torch
 from asr.data.audio import AudioError, load_audio
 from asr.data.datadir import read_table
 from asr.device import set_threads
-from asr.transcribe.recognizer import decoder_config, load_model
-from asr.transcribe.inputs import read_wav_scp
-from asr.transcribe.pipeline import AudioSource, Pipeline, TranscribeError, TranscribeOptions
 from asr.scoring.wer import score
+from asr.transcribe.inputs import read_wav_scp
+from asr.transcribe.pipeline import Pipeline
+from asr.transcribe.recognizer import decoder_config, load_recognizer
+from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
 from data_prep.common import RejectedText, normalise_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def wer_cer(refs: dict[str, str], hyps: dict[str, str]) -> tuple[float, float]:
 def run_ours(args: argparse.Namespace, sources: list[AudioSource]) -> dict:
     set_threads(args.threads)
     t0 = time.perf_counter()
-    rec = load_model(args.model, args.device, decoder=decoder_config(args.model, args.decoder))
+    rec = load_recognizer(args.model, args.device, decoder=decoder_config(args.model, args.decoder))
     rec.decoder  # an LM decoder reads its LM and lexicon here: part of loading
     load_s = time.perf_counter() - t0
     pipeline = Pipeline(rec, TranscribeOptions(timestamps=args.timestamps))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import kaldi_native_fbank as knf  # a test dependency (pyproject [test]): missing means a broken install
 import kaldiio
 import numpy as np
 import pytest
@@ -15,8 +16,6 @@ from asr.data.features import (
     read_cmvn,
     write_cmvn,
 )
-
-knf = pytest.importorskip("kaldi_native_fbank")
 
 
 def _knf_fbank(wave: np.ndarray, cfg: FbankConfig) -> np.ndarray:

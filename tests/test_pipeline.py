@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -37,8 +39,11 @@ def test_long_audio_is_cut_in_silences_and_joined(model, digit_speaker):
     assert starts_pred == sorted(starts_pred)
     assert all(w.end > w.start for w in t.words)
     assert all(a.end <= b.start + 1e-9 for a, b in zip(t.words, t.words[1:]))
-    if hyp == ref:
-        assert max(max(abs(w.start - s), abs(w.end - e)) for w, (_, s, e) in zip(t.words, true_words)) <= 0.1
+    # every recognised word (matched to the truth in order) is timed within 100 ms, and they are nearly all
+    matcher = difflib.SequenceMatcher(a=[w.word for w in t.words], b=[w for w, _, _ in true_words], autojunk=False)
+    pairs = [(t.words[i + k], true_words[j + k]) for i, j, n in matcher.get_matching_blocks() for k in range(n)]
+    assert len(pairs) >= 0.95 * len(ref)
+    assert max(max(abs(w.start - s), abs(w.end - e)) for w, (_, s, e) in pairs) <= 0.1
     # the same audio in one window gives the same words
     [t2] = model.transcribe((wave, 16000), max_chunk_seconds=6.0)
     assert len(t2.text.split()) == len(ref)

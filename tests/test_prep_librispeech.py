@@ -9,7 +9,12 @@ import pytest
 
 from asr.data.datadir import read_datadir
 from data_prep.common import PrepError
-from data_prep.librispeech import FULL_SUBSETS, download_librispeech, main, prepare_librispeech
+from data_prep.librispeech import (
+    FULL_SUBSETS,
+    download_librispeech,
+    main,
+    prepare_librispeech,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -103,7 +103,8 @@ def test_custom_recipe_on_a_segmented_manifest(tmp_path):
 
 
 def test_librispeech_recipe_prepares_sets_and_bpe_tokens(tmp_path):
-    spm = pytest.importorskip("sentencepiece")  # BPE only; pip install sentencepiece
+    import sentencepiece as spm  # a hard dependency: a missing one must fail, not skip
+
 
     run_recipe_stages("librispeech", "100h_bpe.yaml", tmp_path, 0, 2, nj=1,
                       **{"corpus.corpus_dir": str(FIXTURES / "librispeech")})
@@ -155,7 +156,8 @@ def test_phone_table_encodes_symbols_and_reads_back_as_phones(tmp_path):
 
 
 def test_bpe_table_merges_by_piece_id_like_sentencepiece(tmp_path):
-    spm = pytest.importorskip("sentencepiece")  # BPE only; pip install sentencepiece
+    import sentencepiece as spm  # a hard dependency: a missing one must fail, not skip
+
 
     texts = ["the cat sat on the mat", "the dog and the cat", "a mat for the dog", "then they sat"] * 20
     (tmp_path / "t.txt").write_text("\n".join(texts) + "\n")

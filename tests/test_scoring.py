@@ -13,23 +13,19 @@ from pathlib import Path
 import pytest
 
 from asr.scoring.commands import compare_files, score_files
-from asr.scoring.files import sclite_word
-from asr.scoring.wer import (
-    ErrorCounts,
+from asr.scoring.counts import ErrorCounts
+from asr.scoring.files import (
     Normalizer,
     ScoringError,
-    align_counts,
-    format_per_utt,
-    format_summary,
-    kaldi_wer_line,
     read_mapping,
     read_ref_hyp,
     read_transcripts,
-    score,
-    write_score_dir,
+    sclite_word,
     write_text,
     write_trn,
 )
+from asr.scoring.reports import format_per_utt, format_summary, kaldi_wer_line
+from asr.scoring.wer import align_counts, score, write_score_dir
 
 SCLITE = Path("/usr/lib/sctk/bin/sclite")
 needs_sclite = pytest.mark.skipif(

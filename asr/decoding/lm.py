@@ -11,7 +11,7 @@ the same thing for every decoder). A word missing from the LM is scored as `<unk
 The lexicon spells each word with its characters and ends the spelling with the word
 boundary `|`, the layout torchaudio's `ctc_decoder` expects (sil_token='|'). The model emits
 `|` only between words, so the LM decoder appends a virtual `|` frame at the end of each
-utterance (see asr/decoding/decoders.py).
+utterance (see asr/decoding/flashlight.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ import torch
 from asr.data.datadir import read_table
 from asr.nn.checkpoint import load_state
 from asr.nn.modeldir import ModelDir
-from asr.scoring.wer import ScoreResults, read_transcripts, write_score_dir
+from asr.scoring.counts import ScoreResults
+from asr.scoring.files import read_transcripts
+from asr.scoring.wer import write_score_dir
 
 
 def score_decode_dir(data_dir: Path, decode_dir: Path) -> ScoreResults:

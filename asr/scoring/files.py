@@ -130,7 +130,7 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
     numbers third and fourth, STM with numbers fourth and fifth. Blank lines are skipped,
     and `;;` comments in trn, CTM and STM files; an utterance may have an empty transcript
     (`utt` or `(utt)`). A trn id is kept verbatim. CTM words are joined per first field
-    in order of start time; STM segments get `Segment.utt` ids. Words are re-joined with
+    in order of start time; STM segments get `StmSegment.utt` ids. Words are re-joined with
     single spaces. Returns {utt: transcript} in file order.
     Raises ScoringError naming the file and 1-based line for bad ids, duplicates, bad
     UTF-8, malformed CTM or STM lines.
@@ -197,7 +197,7 @@ def _read_ctm(path: Path, lines: list[str]) -> list[CtmWord]:
 
 
 @dataclass(frozen=True)
-class Segment:
+class StmSegment:
     """One STM reference segment: who spoke what, where and when (seconds)."""
 
     file: str
@@ -218,7 +218,7 @@ class Segment:
         return f"{self.speaker}-{self.file}-{self.channel}-{round(self.start * 100):07d}-{round(self.end * 100):07d}"
 
 
-def _read_stm(path: Path, lines: list[str]) -> list[Segment]:
+def _read_stm(path: Path, lines: list[str]) -> list[StmSegment]:
     segments, seen = [], {}
     for lineno, line in enumerate(lines, 1):
         if not line.strip(_ASCII_SPACE) or line.startswith(";;"):
@@ -232,7 +232,7 @@ def _read_stm(path: Path, lines: list[str]) -> list[Segment]:
         words = parts[5:]
         if words and words[0].startswith("<") and words[0].endswith(">"):
             words = words[1:]  # the <label> field
-        seg = Segment(parts[0], parts[1], parts[2], float(parts[3]), float(parts[4]), " ".join(words))
+        seg = StmSegment(parts[0], parts[1], parts[2], float(parts[3]), float(parts[4]), " ".join(words))
         if seg.end < seg.start:
             raise ScoringError(f"{path} line {lineno}: segment ends ({seg.end}) before it starts ({seg.start})")
         if seg.utt in seen and not seg.ignored:
@@ -243,18 +243,18 @@ def _read_stm(path: Path, lines: list[str]) -> list[Segment]:
 
 
 def stm_ctm_transcripts(
-    segments: list[Segment], words: list[CtmWord], ignore_extra: bool = False
+    segments: list[StmSegment], words: list[CtmWord], ignore_extra: bool = False
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Pair CTM words with STM segments by time, as sclite does for `-r x.stm stm -h y.ctm ctm`.
 
     In each file and channel, a word belongs to the first segment (in order of start time)
     that ends after the word's midpoint, so a word in a gap goes to the next segment and
     one after the last segment to the last; words in an ignore_time_segment_in_scoring
-    segment are dropped. Returns (refs, hyps, utt2spk) keyed by `Segment.utt`.
+    segment are dropped. Returns (refs, hyps, utt2spk) keyed by `StmSegment.utt`.
     Raises ScoringError for words of a file and channel without segments (sclite: "Hyp
     file has more data than ref file"), unless `ignore_extra`.
     """
-    by_channel: dict[tuple[str, str], list[Segment]] = {}
+    by_channel: dict[tuple[str, str], list[StmSegment]] = {}
     for seg in sorted(segments, key=lambda s: (s.start, s.end)):
         by_channel.setdefault((seg.file, seg.channel), []).append(seg)
     scored = [seg for seg in segments if not seg.ignored]

@@ -37,8 +37,8 @@ from asr.scoring.alignment import DEL_COST, EPS, INS_COST, SUB_COST
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 if TYPE_CHECKING:
+    from asr.scoring.counts import ErrorCounts, ScoreReport, ScoreResults
     from asr.scoring.significance import BootstrapCI, PairedTest
-    from asr.scoring.wer import ErrorCounts, ScoreReport, ScoreResults
 
 
 
