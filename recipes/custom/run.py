@@ -6,9 +6,11 @@ Stages (files each one reads -> writes, under --work-dir):
               (data_prep/custom.py: layouts, columns, and what is reported)
   1 features  data/<set>/wav.scp (+ segments) -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/train/text -> data/lang/tokens.txt (characters, or BPE with tokens.unit: bpe)
-  3 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
-  4 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn}
-  5 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
+  3 lm        only when decoding.decoders has 'lm' (see asr/recipe/stages.py)
+  4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
+  5 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn,ctm}
+  6 tune_lm   only with 'lm'
+  7 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
 
 Usage: python recipes/custom/run.py --data PATH [--config conf/default.yaml] [--work-dir DIR] [--stage N]
 """

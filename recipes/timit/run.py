@@ -6,9 +6,11 @@ Stages (files each one reads -> writes, under --work-dir):
               (text: phones folded 61 -> corpus.phones, 48 by default; SA sentences left out)
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/{train,dev}/text -> data/lang/tokens.txt (blank + the phones)
-  3 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
-  4 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn}
-  5 score     decode dirs + data/<set>/text -> wer (= PER on the training phones), per_utt, ...;
+  3 lm        only when decoding.decoders has 'lm' (see asr/recipe/stages.py)
+  4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
+  5 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn,ctm}
+  6 tune_lm   only with 'lm'
+  7 score     decode dirs + data/<set>/text -> wer (= PER on the training phones), per_utt, ...;
               refs and hyps folded to 39 phones -> decode_<set>_greedy/per39/{per,wer,...}; exp/<tag>/RESULTS.md
 
 Usage: python recipes/timit/run.py --corpus-dir /path/to/TIMIT [--config conf/default.yaml] [--stage N]

@@ -6,9 +6,11 @@ Stages (files each one reads -> writes, under --work-dir):
               data/{train,dev,test} (dev and test are both test_yesno: Kaldi's recipe has no dev set)
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/train/text -> data/lang/tokens.txt
-  3 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
-  4 decode    exp/<tag>/model.pt, data/test -> exp/<tag>/decode_test_greedy/{text,hyp.trn}
-  5 score     decode dir + data/test/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
+  3 lm        only when decoding.decoders has 'lm' (see asr/recipe/stages.py)
+  4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
+  5 decode    exp/<tag>/model.pt, data/test -> exp/<tag>/decode_test_greedy/{text,hyp.trn}
+  6 tune_lm   only with 'lm'
+  7 score     decode dir + data/test/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
 
 Usage: python recipes/yesno/run.py [--config conf/default.yaml] [--corpus-dir DIR] [--stage N] [--stop-stage M]
 """
