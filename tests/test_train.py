@@ -3,6 +3,8 @@ writes its files, resumes after a stop, and follows the learning-rate schedule."
 
 from __future__ import annotations
 
+import re
+
 import logging
 
 import numpy as np
@@ -232,3 +234,26 @@ def test_data_parallel_processes_match_one_process(tmp_path, sets):
     for a, b in zip(histories[1], histories[2]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["dev_loss"] == pytest.approx(b["dev_loss"], rel=1e-4)
+
+
+def test_defaults_leave_the_blank_plateau_on_a_small_corpus(tmp_path, make_feature_dir, caplog):
+    """The toolkit's default schedule makes a small model learn a small corpus: 64 utterances, 10 epochs.
+
+    Before the caps (one 12000-frame batch per epoch, a 300-step warm-up) the same run made 10 updates
+    at a tiny learning rate and stayed all blank (dev CER 100%), as YESNO did."""
+    train_set, _ = _fake_set(tmp_path / "train", make_feature_dir, 64, seed=0)
+    dev_set, dev_refs = _fake_set(tmp_path / "dev", make_feature_dir, 8, seed=1)
+    no_specaug = SpecAugConfig(enabled=False)  # its default widths are for 80-dim speech, not these 6-dim toys
+
+    def dev_cer(cfg: TrainConfig, name: str) -> float:
+        torch.manual_seed(0)
+        model = BiLSTMCTC(ModelConfig(input_dim=DIM, hidden=32, layers=2, vocab_size=len(TOKENS)))
+        with caplog.at_level(logging.INFO, logger="asr.nn.train"):
+            train(model, train_set, dev_set, dev_refs, TOKENS, cfg, tmp_path / name, CPU)
+        return load_state(tmp_path / name / "last.pt")["history"][-1]["dev_cer"]
+
+    assert dev_cer(TrainConfig(epochs=10, specaug=no_specaug), "defaults") < 20.0
+    per_epoch = int(re.search(r"(\d+) updates \((\d+) per epoch", caplog.text).group(2))
+    assert per_epoch >= 20
+    old = TrainConfig(epochs=10, specaug=no_specaug, min_batches_per_epoch=1, max_warmup_fraction=1.0)
+    assert dev_cer(old, "old") == 100.0

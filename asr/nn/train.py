@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     epochs: int = 10
     max_frames: int = 12000  # padded input frames per batch (memory bound)
+    min_batches_per_epoch: int = 20  # a small corpus gets smaller batches, so that it still gets updates
     max_utt_frames: int = 3000  # training utterances longer than this (30 s) are skipped
     lr: float = 2e-3  # peak learning rate
-    warmup_steps: int = 300  # linear warm-up from 0 to lr
+    warmup_steps: int = 300  # linear warm-up from 0 to lr...
+    max_warmup_fraction: float = 0.2  # ...but never more than this share of all updates (a short run reaches lr)
     final_lr_ratio: float = 0.05  # cosine decay ends at lr * final_lr_ratio
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max global gradient norm
@@ -56,11 +58,26 @@ class TrainConfig:
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
 
 
+def warmup_steps(total_steps: int, cfg: TrainConfig) -> int:
+    """cfg.warmup_steps, capped at cfg.max_warmup_fraction of the run: YESNO's 90 updates never
+    reached the peak learning rate behind a 300-step warm-up, and stayed all blank."""
+    return max(1, min(cfg.warmup_steps, int(cfg.max_warmup_fraction * total_steps)))
+
+
+def batch_frames(lengths: dict[str, int], cfg: TrainConfig) -> int:
+    """cfg.max_frames, lowered so that the corpus makes at least cfg.min_batches_per_epoch batches
+    (but never below its longest utterance): a tiny corpus in one or three batches learns nothing."""
+    total = sum(lengths.values())
+    longest = max(lengths.values(), default=1)
+    return max(longest, min(cfg.max_frames, total // max(1, cfg.min_batches_per_epoch)))
+
+
 def lr_at(step: int, total_steps: int, cfg: TrainConfig) -> float:
-    """Learning rate at optimizer step `step` (0-based)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+    """Learning rate at optimizer step `step` (0-based): linear warm-up, then cosine decay."""
+    warm = warmup_steps(total_steps, cfg)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total_steps - warm))
     cos = 0.5 * (1 + math.cos(math.pi * progress))
     return cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * cos)
 
@@ -254,8 +271,12 @@ def _train_loop(
     skipped = len(train_set.lengths) - len(lengths)
     if skipped and rank == 0:
         log.warning("skipping %d training utterances longer than %d frames", skipped, cfg.max_utt_frames)
-    steps_per_epoch = len(bucket_batches(lengths, cfg.max_frames, shuffle=True, seed=cfg.seed))
+    max_frames = batch_frames(lengths, cfg)
+    steps_per_epoch = len(bucket_batches(lengths, max_frames, shuffle=True, seed=cfg.seed))
     total_steps = steps_per_epoch * cfg.epochs
+    if rank == 0:
+        log.info("%d updates (%d per epoch, batches of up to %d frames), warm-up %d", total_steps, steps_per_epoch,
+                 max_frames, warmup_steps(total_steps, cfg))
 
     start_epoch, start_batch, step, history = 1, 0, 0, []
     resumed_totals = {"loss": 0.0, "tokens": 0, "frames": 0, "seconds": 0.0}
@@ -276,7 +297,7 @@ def _train_loop(
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch * 7 + start_batch + 7919 * rank)
     for epoch in range(start_epoch, cfg.epochs + 1):
         shuffle = epoch > cfg.sortagrad_epochs
-        batches = bucket_batches(lengths, cfg.max_frames, shuffle=shuffle, seed=cfg.seed * 100003 + epoch)
+        batches = bucket_batches(lengths, max_frames, shuffle=shuffle, seed=cfg.seed * 100003 + epoch)
         first = start_batch if epoch == start_epoch else 0
         model.train()
         totals = resumed_totals if epoch == start_epoch else {"loss": 0.0, "tokens": 0, "frames": 0, "seconds": 0.0}
@@ -317,7 +338,7 @@ def _train_loop(
             # Survive a kill during the dev evaluation without losing this epoch's training totals.
             totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": elapsed}
             save_atomic(_training_state(model, opt, epoch, len(batches), step, history, totals), last)
-            dev_loss, dev_cer = evaluate(model, dev_set, dev_refs, tokens, device, cfg.max_frames * 2)
+            dev_loss, dev_cer = evaluate(model, dev_set, dev_refs, tokens, device, max_frames * 2)
             entry = {
                 "epoch": epoch,
                 "train_loss": tot_loss / max(1, tot_tokens),
