@@ -34,7 +34,14 @@ from tqdm import tqdm
 from asr.data.audio import resample, write_audio
 from asr.data.datadir import DataDir, write_datadir
 from asr.fileio import atomic_output
-from data_prep.tts_engines import SYNTH_FUNCTIONS, TTSError, Voice, check_espeak_variant
+from data_prep.tts_engines import (
+    SYNTH_FUNCTIONS,
+    TTSError,
+    Voice,
+    check_espeak_variant,
+    check_text_source_allowed,
+    check_voices_installed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +49,28 @@ SAMPLE_RATE = 16000
 SPLITS = ("train", "dev", "test")
 _SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}  # part of each utterance's RNG seed
 
-# 21 voices over 3 engines. espeak variants are paired with language files (never
-# `en-gb+X`, which drops the variant); tests check that each variant changes the audio.
+# 35 voices over 5 engines (the fast ones; RHVoice, ~15x real time per call, only two).
+# espeak variants are paired with language files (never `en-gb+X`, which drops the
+# variant); tests check that each variant changes the audio. The mb-* voices are MBROLA
+# diphone databases read through espeak-ng; festival reads the same databases (*_mbrola)
+# with its own front end and intonation.
 DEFAULT_VOICES = [
     "espeak:en-us", "espeak:en+m3", "espeak:en+f3", "espeak:en-us+f2", "espeak:en-us+m1",
     "espeak:en-us+klatt2", "espeak:en-gb-scotland+m2", "espeak:en-gb-scotland+f1", "espeak:en-gb-x-rp+m4",
     "espeak:en-gb-x-rp+f5", "espeak:en-gb-x-gbclan+m5", "espeak:en-gb-x-gbcwmd+f2", "espeak:en-029+m7",
     "espeak:en-us-nyc+croak", "espeak:en+klatt3", "espeak:en-us+f4",
+    "espeak:mb-us1", "espeak:mb-us2", "espeak:mb-us3", "espeak:mb-en1",
     "flite:kal", "flite:kal16", "flite:awb", "flite:rms",
-    "festival:kal_diphone",
+    "festival:kal_diphone", "festival:rab_diphone", "festival:don_diphone", "festival:us1_mbrola",
+    "festival:us2_mbrola", "festival:us3_mbrola", "festival:en1_mbrola",
+    "pico:en-US", "pico:en-GB",
+    "rhvoice:alan", "rhvoice:bdl",
 ]
-# en-us+f4: a timbre (f4) no training voice has, in an accent (en-us) that training has.
-# flite:rms: a clustergen US male unlike any training speaker (kal/kal16/festival are
-# one diphone speaker, awb is Scottish); also the slowest voice (~10 utt/s), kept out of train.
-DEFAULT_HELDOUT = ["espeak:en-us+f4", "flite:rms"]
+# Held out: one voice of each of three engines, none of whose recordings train hears.
+# pico:en-GB: the other Pico speaker (en-US trains). espeak:mb-en1 and festival:en1_mbrola:
+# the British male MBROLA database en1, through both front ends (holding out only one would
+# leak its diphones). rhvoice:bdl: a US male HTS voice (RHVoice alan, Scottish, trains).
+DEFAULT_HELDOUT = ["pico:en-GB", "espeak:mb-en1", "festival:en1_mbrola", "rhvoice:bdl"]
 
 _ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 # Abbreviations that the engines expand ("etc" -> "et cetera"), so audio and text would differ.
@@ -75,7 +90,7 @@ class SynthConfig:
     voices: list[str] = field(default_factory=lambda: list(DEFAULT_VOICES))  # `<engine>:<name>`, all splits
     heldout_voices: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT))  # dev/test only
     rate_range: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor (1.0 = voice default)
-    pitch_range: tuple[float, float] = (0.85, 1.2)  # mean-F0 factor (flite:rms ignores it)
+    pitch_range: tuple[float, float] = (0.85, 1.2)  # mean-F0 factor, every engine (flite:rms ignores it)
     pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
     peak_db_range: tuple[float, float] = (-20.0, -1.0)  # random gain: peak level in dBFS
     noise_prob: float = 0.5  # probability of additive white/pink/brown noise
@@ -128,6 +143,7 @@ def load_wordnet_sentences(
     wordnet_dir: Path = Path("/usr/share/wordnet"), min_words: int = 4, max_words: int = 20
 ) -> list[str]:
     """The double-quoted examples in WordNet glosses, normalised, min..max words, unique, sorted."""
+    check_text_source_allowed(wordnet_dir)
     found: set[str] = set()
     for pos in ("noun", "verb", "adj", "adv"):
         path = Path(wordnet_dir) / f"data.{pos}"
@@ -290,6 +306,7 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
     audio_dir, data_root = Path(audio_dir), Path(data_root)
     sentences = load_wordnet_sentences(Path(cfg.wordnet_dir), cfg.min_words, cfg.max_words)
     plans = plan_corpus(sentences, cfg, audio_dir)
+    check_voices_installed([Voice.parse(spec) for spec in cfg.voices])  # one line naming the Debian packages
     for spec in cfg.voices:
         check_espeak_variant(Voice.parse(spec))
     _check_config_stamp(audio_dir, cfg)  # only once the config is known to be usable

@@ -1,8 +1,11 @@
-"""Thin wrappers around three local text-to-speech engines: espeak-ng, flite, festival.
+"""Thin wrappers around five local text-to-speech engines: espeak-ng (also driving MBROLA
+voices), flite, festival (diphone and MBROLA voices), SVOX Pico and RHVoice.
 
-A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `flite:awb`,
-`festival:kal_diphone`. Only the voices that `check_voice_allowed` accepts may be used:
-every other voice on the machine is reserved for a hidden evaluation.
+A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `flite:awb`,
+`festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`. Only the voices that `check_voice_allowed`
+accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
+the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
+`check_voice_installed` says which Debian package a missing voice needs.
 
 Each engine returns mono float32 samples [S] in [-1, 1] at the engine's own rate; the
 caller resamples. `rate` and `pitch` are factors relative to the voice's default
@@ -12,7 +15,8 @@ Why subprocesses: the in-process espeak-ng from `espeakng-loader` is ~2.5x faste
 output depends on what the same process synthesised before (even after espeak_Terminate
 and espeak_ng_SetRandSeed), so a corpus would differ with --nj. A fresh espeak-ng/flite
 process is bit-exact every time. festival takes 0.3 s to start but 10-20 ms per
-utterance, so each worker keeps one festival process open (`_FestivalSession`).
+utterance, so each worker keeps one festival process open (`_FestivalSession`). pico2wave
+starts in ~15 ms; RHVoice-test in ~0.1 s (one process per utterance: ~17x real time).
 """
 
 from __future__ import annotations
@@ -25,23 +29,36 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from asr.errors import AsrError
 
-ENGINES = ("espeak", "flite", "festival")
+ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice")
 # espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
 # `en-gb` is deliberately absent: `en-gb+f3` silently drops the variant; use `en+f3`.
 ESPEAK_LANGUAGES = (
     "en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
 )
+ESPEAK_MBROLA_VOICES = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")  # espeak-ng front end, MBROLA diphones
 FLITE_VOICES = ("kal", "kal16", "awb", "rms")  # slt and awb_time are reserved
-FESTIVAL_VOICES = ("kal_diphone",)
-# Voice defaults that `rate` and `pitch` scale (read from the voices' own definitions).
+# Voice defaults that `rate` and `pitch` scale (read from the voices' own definitions):
+# festival voice -> (Duration_Stretch, int_lr_params target_f0_mean, target_f0_std).
+_FESTIVAL_PROSODY = {
+    "kal_diphone": (1.1, 105.0, 14.0), "rab_diphone": (1.05, 105.0, 14.0), "don_diphone": (1.0, 135.0, 30.0),
+    "us1_mbrola": (1.1, 160.0, 34.0), "us2_mbrola": (1.05, 90.0, 15.0), "us3_mbrola": (1.0, 105.0, 16.0),
+    "en1_mbrola": (0.95, 110.0, 15.0),
+}
+FESTIVAL_VOICES = tuple(_FESTIVAL_PROSODY)
+PICO_VOICES = ("en-US", "en-GB")
+RHVOICE_VOICES = ("alan", "bdl", "clb", "evgeniy-eng", "lyubov")
+# Reserved for evaluation, refused by name: every `slt` (flite, festival HTS, RHVoice), festival
+# ked_diphone, piper en_US-joe-medium. (The fortune databases are reserved as text: RESERVED_TEXT.)
+RESERVED_VOICES = ("festival:ked_diphone", "piper:en_US-joe-medium")
+RESERVED_TEXT = ("fortune",)
 _FLITE_STRETCH = {"kal": 1.1, "kal16": 1.1, "awb": 1.0, "rms": 1.0}
-_FESTIVAL_STRETCH, _FESTIVAL_F0, _FESTIVAL_F0_STD = 1.1, 105.0, 14.0
 _ESPEAK_WPM, _ESPEAK_PITCH = 175, 50
 # espeak-ng's -p is roughly exponential in F0: -p 20/50/80 gave 80/103/139 Hz for en-us.
 _ESPEAK_PITCH_PER_LN = 1.0 / 0.0092
@@ -55,8 +72,8 @@ class TTSError(AsrError, RuntimeError):
 class Voice:
     """One synthetic speaker: an engine and that engine's voice name."""
 
-    engine: str  # espeak | flite | festival
-    name: str  # e.g. en-us+f3, awb, kal_diphone
+    engine: str  # espeak | flite | festival | pico | rhvoice
+    name: str  # e.g. en-us+f3, mb-us1, awb, kal_diphone, en-GB, alan
 
     @classmethod
     def parse(cls, spec: str) -> "Voice":
@@ -79,21 +96,86 @@ class Voice:
 
 
 def check_voice_allowed(voice: Voice) -> None:
-    """Raise ValueError unless `voice` is on the allowed list (see module docstring)."""
+    """Raise ValueError unless `voice` is on the allowed list (see module docstring).
+
+    Reserved voices get their own message, whatever the engine (also engines we do not drive).
+    """
+    if str(voice) in RESERVED_VOICES or "slt" in re.split(r"[^a-z0-9]+", voice.name.lower()):
+        raise ValueError(f"voice '{voice}' is reserved for evaluation and must never be used for training data")
     if voice.engine == "espeak":
         lang, _, variant = voice.name.partition("+")
-        ok = lang in ESPEAK_LANGUAGES and (not variant or re.fullmatch(r"[A-Za-z0-9_]+", variant) is not None)
+        ok = (lang in ESPEAK_LANGUAGES and (not variant or re.fullmatch(r"[A-Za-z0-9_]+", variant) is not None)
+              or voice.name in ESPEAK_MBROLA_VOICES)
     elif voice.engine == "flite":
         ok = voice.name in FLITE_VOICES
     elif voice.engine == "festival":
         ok = voice.name in FESTIVAL_VOICES
+    elif voice.engine == "pico":
+        ok = voice.name in PICO_VOICES
+    elif voice.engine == "rhvoice":
+        ok = voice.name in RHVOICE_VOICES
     else:
         raise ValueError(f"voice '{voice}': unknown engine '{voice.engine}' (use one of {', '.join(ENGINES)})")
     if not ok:
         raise ValueError(
             f"voice '{voice}' is not allowed: use espeak:<{'|'.join(ESPEAK_LANGUAGES)}>[+variant], "
-            f"flite:<{'|'.join(FLITE_VOICES)}> or festival:kal_diphone (other voices are reserved for evaluation)"
+            f"espeak:<{'|'.join(ESPEAK_MBROLA_VOICES)}>, flite:<{'|'.join(FLITE_VOICES)}>, "
+            f"festival:<{'|'.join(FESTIVAL_VOICES)}>, pico:<{'|'.join(PICO_VOICES)}> or "
+            f"rhvoice:<{'|'.join(RHVOICE_VOICES)}> (other voices are reserved for evaluation)"
         )
+
+
+def check_text_source_allowed(path: str | os.PathLike) -> None:
+    """Raise ValueError when a text source is reserved for evaluation (the fortune databases)."""
+    if any(word in str(path).lower() for word in RESERVED_TEXT):
+        raise ValueError(f"text source '{path}' is reserved for evaluation (fortune databases) and must never be used")
+
+
+# Debian packages: engine programs, and voice data (MBROLA databases, festival voice dirs).
+_ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "festival", "pico2wave": "libttspico-utils",
+                    "RHVoice-test": "rhvoice", "mbrola": "mbrola"}
+_FESTIVAL_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "rab_diphone": "festvox-rablpc16k", "don_diphone": "festvox-don",
+                      "us1_mbrola": "festvox-us1", "us2_mbrola": "festvox-us2", "us3_mbrola": "festvox-us3",
+                      "en1_mbrola": "festvox-en1"}
+FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices/english")
+MBROLA_DIR = Path("/usr/share/mbrola")
+RHVOICE_VOICE_DIR = Path("/usr/share/RHVoice/voices")
+
+
+def missing_package(voice: Voice) -> str | None:
+    """The Debian package `voice` still needs (program or voice data), or None when it is installed."""
+    program = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
+               "rhvoice": "RHVoice-test"}[voice.engine]
+    needs: list[tuple[str, Path | None]] = [(program, None)]
+    mbrola_db = (voice.name[3:] if voice.engine == "espeak" and voice.name in ESPEAK_MBROLA_VOICES
+                 else voice.name.split("_")[0] if voice.engine == "festival" and voice.name.endswith("_mbrola") else None)
+    if mbrola_db:
+        needs += [("mbrola", None), (f"mbrola-{mbrola_db}", MBROLA_DIR / mbrola_db / mbrola_db)]
+    if voice.engine == "festival":
+        needs.append((_FESTIVAL_PACKAGES[voice.name], FESTIVAL_VOICE_DIR / voice.name))
+    if voice.engine == "rhvoice":
+        needs.append(("rhvoice-english", RHVOICE_VOICE_DIR / voice.name))
+    for name, path in needs:
+        if path is None and shutil.which(name) is None:
+            return _ENGINE_PACKAGES[name]
+        if path is not None and not path.exists():
+            return name
+    return None
+
+
+def check_voices_installed(voices: list[Voice]) -> None:
+    """Raise TTSError, one line naming every Debian package to install, when any voice cannot run here."""
+    missing = {str(v): p for v in voices if (p := missing_package(v)) is not None}
+    if missing:
+        packages = sorted(set(missing.values()))
+        raise TTSError(f"TTS voices not installed: {', '.join(missing)}: install the Debian packages "
+                       f"{' '.join(packages)} (mbrola*, libttspico-utils and rhvoice* are in contrib/non-free; "
+                       "tools/install_deps.sh, as root, enables them and installs everything)")
+
+
+def check_voice_installed(voice: Voice) -> None:
+    """Raise TTSError (one line naming the Debian package to install) when `voice` cannot run here."""
+    check_voices_installed([voice])
 
 
 def check_espeak_variant(voice: Voice) -> None:
@@ -103,7 +185,7 @@ def check_espeak_variant(voice: Voice) -> None:
     an error, which would give two speaker ids one voice.
     """
     if voice.engine != "espeak" or "+" not in voice.name:
-        return
+        return  # MBROLA voices (mb-*) take no variant: check_voice_allowed refuses `mb-us1+f3`
     text = "we acquainted him with the melancholy truth"
     base, _ = synth_espeak(text, Voice("espeak", voice.name.split("+")[0]), 1.0, 1.0)
     varied, _ = synth_espeak(text, voice, 1.0, 1.0)
@@ -114,7 +196,8 @@ def check_espeak_variant(voice: Voice) -> None:
 
 def engine_binary(engine: str) -> str | None:
     """Path of the program an engine needs, or None when it is not installed."""
-    return shutil.which({"espeak": "espeak-ng", "flite": "flite", "festival": "festival"}[engine])
+    return shutil.which({"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
+                         "rhvoice": "RHVoice-test"}[engine])
 
 
 def _run(cmd: list[str], voice: Voice, text: str, stdin: str | None = None) -> bytes:
@@ -203,7 +286,11 @@ _festival: _FestivalSession | None = None
 
 
 def synth_festival(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
-    """festival kal_diphone: Duration_Stretch = 1.1 / rate; LR intonation target mean = 105 Hz * pitch."""
+    """festival: Duration_Stretch = voice default / rate; LR intonation target mean = voice default * pitch.
+
+    All allowed voices (diphone and MBROLA) use LR intonation; defaults in _FESTIVAL_PROSODY.
+    """
+    stretch, f0_mean, f0_std = _FESTIVAL_PROSODY.get(voice.name, _FESTIVAL_PROSODY["kal_diphone"])  # else festival errs
     global _festival
     if _festival is None or _festival.pid != os.getpid() or _festival.proc.poll() is not None:
         _festival = _FestivalSession()
@@ -211,8 +298,8 @@ def synth_festival(text: str, voice: Voice, rate: float, pitch: float) -> tuple[
     os.close(fd)
     quoted = text.replace("\\", "\\\\").replace('"', '\\"')
     scheme = (
-        f"(voice_{voice.name}) (Parameter.set 'Duration_Stretch {_FESTIVAL_STRETCH / rate:.4f}) "
-        f"(set! int_lr_params '((target_f0_mean {_FESTIVAL_F0 * pitch:.2f}) (target_f0_std {_FESTIVAL_F0_STD}) "
+        f"(voice_{voice.name}) (Parameter.set 'Duration_Stretch {stretch / rate:.4f}) "
+        f"(set! int_lr_params '((target_f0_mean {f0_mean * pitch:.2f}) (target_f0_std {f0_std}) "
         f"(model_f0_mean 170) (model_f0_std 34))) "
         f'(utt.save.wave (utt.synth (Utterance Text "{quoted}")) "{tmp}" \'riff)'
     )
@@ -229,4 +316,38 @@ def synth_festival(text: str, voice: Voice, rate: float, pitch: float) -> tuple[
     return _decode_wav(data, voice, text, _festival.cmd + [scheme])
 
 
-SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival}
+def _synth_to_file(cmd: list[str], voice: Voice, text: str, stdin: str | None) -> tuple[np.ndarray, int]:
+    """Run an engine that writes a WAV file (the `{wav}` argument of `cmd`); return its samples."""
+    fd, tmp = tempfile.mkstemp(suffix=".wav", prefix=f"{voice.engine}-")
+    os.close(fd)
+    cmd = [tmp if arg == "{wav}" else arg for arg in cmd]
+    try:
+        try:
+            proc = subprocess.run(cmd, input=None if stdin is None else stdin.encode(), capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise TTSError(f"voice '{voice}': text '{text}': command {cmd} failed: {e}") from None
+        with open(tmp, "rb") as f:
+            data = f.read()
+        if proc.returncode != 0 or len(data) <= 44:
+            err = proc.stderr.decode(errors="replace").strip()
+            raise TTSError(f"voice '{voice}': text '{text}': command {cmd} exited {proc.returncode} with no audio: {err}")
+    finally:
+        os.unlink(tmp)
+    return _decode_wav(data, voice, text, cmd)
+
+
+def synth_pico(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """SVOX Pico (pico2wave, 16 kHz): <speed level> = 100 * rate, <pitch level> = 100 * pitch (percent)."""
+    markup = f"<speed level='{round(100 * rate)}'><pitch level='{round(100 * pitch)}'>{text}</pitch></speed>"
+    return _synth_to_file(["pico2wave", "-l", voice.name, "-w", "{wav}", markup], voice, text, stdin=None)
+
+
+def synth_rhvoice(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """RHVoice (RHVoice-test, 24 kHz): -r 100 * rate, -t 100 * pitch (percent; F0 scales linearly)."""
+    cmd = ["RHVoice-test", "-p", voice.name, "-r", str(round(100 * rate)),
+           "-t", str(round(100 * pitch)), "-o", "{wav}"]
+    return _synth_to_file(cmd, voice, text, stdin=text)
+
+
+SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival, "pico": synth_pico,
+                   "rhvoice": synth_rhvoice}

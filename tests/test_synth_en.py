@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from asr.data.datadir import read_datadir, read_table
+from asr.errors import AsrError
 from data_prep import synth_en
 from data_prep.synth_en import (
     DEFAULT_HELDOUT,
@@ -30,7 +31,11 @@ from data_prep.tts_engines import (
     TTSError,
     Voice,
     check_espeak_variant,
+    check_text_source_allowed,
+    check_voice_allowed,
+    check_voices_installed,
     engine_binary,
+    missing_package,
     synth_espeak,
     synth_festival,
 )
@@ -96,15 +101,58 @@ def test_load_wordnet_sentences() -> None:
 
 
 def test_reserved_and_malformed_voices_are_rejected() -> None:
-    for spec in ["flite:slt", "flite:awb_time", "espeak:mb-us1", "espeak:en-gb+f3", "festival:cmu_us_slt", "kal", "x:y"]:
-        with pytest.raises(ValueError):
+    for spec in ["flite:awb_time", "espeak:mb-us1+f3", "espeak:mb-de1", "espeak:en-gb+f3", "pico:de-DE",
+                 "rhvoice:anna", "festival:nitech_us_awb_arctic_hts", "kal", "x:y"]:
+        with pytest.raises(ValueError, match="not allowed|unknown engine|expected"):
             Voice.parse(spec)
     assert Voice.parse("espeak:en-us+f3").speaker_id == "espeak-en-us-f3"
     assert Voice.parse("festival:kal_diphone").speaker_id == "festival-kal"
+    assert Voice.parse("festival:us1_mbrola").speaker_id == "festival-us1-mbrola"
+    assert Voice.parse("espeak:mb-us1").speaker_id == "espeak-mb-us1"
+    assert Voice.parse("pico:en-GB").speaker_id == "pico-en-gb"
+    assert Voice.parse("rhvoice:evgeniy-eng").speaker_id == "rhvoice-evgeniy-eng"
     assert Voice.parse("flite:kal16").speaker_id == "flite-kal16"
     speaker_ids = [Voice.parse(v).speaker_id for v in DEFAULT_VOICES]
-    assert len(set(speaker_ids)) == len(DEFAULT_VOICES) >= 20
-    assert {Voice.parse(v).engine for v in DEFAULT_VOICES} == {"espeak", "flite", "festival"}
+    assert len(set(speaker_ids)) == len(DEFAULT_VOICES) >= 30
+    assert {Voice.parse(v).engine for v in DEFAULT_VOICES} == {"espeak", "flite", "festival", "pico", "rhvoice"}
+    assert len({Voice.parse(v).engine for v in DEFAULT_HELDOUT}) >= 3
+
+
+@pytest.mark.parametrize("spec", [
+    "flite:slt", "flite:cmu_us_slt", "festival:cmu_us_slt_arctic_hts", "festival:cmu_us_slt_cg", "rhvoice:slt",
+    "rhvoice:SLT", "espeak:slt", "festival:ked_diphone", "piper:en_US-joe-medium",
+])
+def test_evaluation_voices_and_texts_are_refused_by_name(spec: str) -> None:
+    with pytest.raises(ValueError, match="reserved for evaluation"):
+        Voice.parse(spec)
+    engine, _, name = spec.partition(":")
+    with pytest.raises(ValueError, match="reserved for evaluation"):
+        check_voice_allowed(Voice(engine, name))
+    for path in ["/usr/share/games/fortunes", "/usr/share/fortune/off", "fortunes-min"]:
+        with pytest.raises(ValueError, match="reserved for evaluation"):
+            check_text_source_allowed(path)
+    with pytest.raises(ValueError, match="reserved for evaluation"):
+        load_wordnet_sentences(Path("/usr/share/games/fortunes"))
+    check_text_source_allowed(WORDNET)
+
+
+def test_missing_voice_is_one_line_naming_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from data_prep import tts_engines
+
+    monkeypatch.setattr(tts_engines, "RHVOICE_VOICE_DIR", tmp_path)  # no voice data there
+    monkeypatch.setattr(tts_engines, "FESTIVAL_VOICE_DIR", tmp_path)
+    monkeypatch.setattr(tts_engines, "MBROLA_DIR", tmp_path)
+    assert missing_package(Voice.parse("festival:us2_mbrola")) in ("festival", "mbrola", "mbrola-us2")
+    real_which = tts_engines.shutil.which
+    monkeypatch.setattr(tts_engines.shutil, "which", lambda name: None if name == "pico2wave" else real_which(name))
+    voices = [Voice.parse(v) for v in ("pico:en-US", "rhvoice:alan", "festival:rab_diphone")]
+    with pytest.raises(TTSError) as err:
+        check_voices_installed(voices)
+    message = str(err.value)
+    assert "\n" not in message and isinstance(err.value, AsrError)
+    assert "pico:en-US" in message and "libttspico-utils" in message
+    assert "rhvoice:alan" in message and ("rhvoice-english" in message or " rhvoice " in message)
+    assert "festvox-rablpc16k" in message or "festival" in message
 
 
 @pytest.mark.parametrize("voice", ["espeak:en-us", "flite:kal", "flite:kal16", "flite:awb", "festival:kal_diphone"])
@@ -164,6 +212,36 @@ def test_rate_and_pitch_work(voice: str) -> None:
     assert len(fast) < 0.85 * len(slow)
     low, high = _median_f0(synthesize(text, voice, pitch=0.85)), _median_f0(synthesize(text, voice, pitch=1.2))
     assert high > 1.15 * low, (low, high)
+
+
+# The engines and voices of issue 12 item 1; each needs its Debian package (tools/install_deps.sh).
+NEW_ENGINE_VOICES = {
+    "pico": ["pico:en-US", "pico:en-GB"],
+    "mbrola": ["espeak:mb-us1", "espeak:mb-us2", "espeak:mb-us3", "espeak:mb-en1"],
+    "festival_diphone_mbrola": ["festival:rab_diphone", "festival:don_diphone", "festival:us1_mbrola",
+                                "festival:us2_mbrola", "festival:us3_mbrola", "festival:en1_mbrola"],
+    "rhvoice": ["rhvoice:alan", "rhvoice:bdl", "rhvoice:clb", "rhvoice:evgeniy-eng", "rhvoice:lyubov"],
+}
+
+
+@pytest.mark.parametrize("engine", sorted(NEW_ENGINE_VOICES))
+def test_new_engine_voices_speak_at_16k_with_rate_and_pitch(engine: str) -> None:
+    text = "the winds are southwesterly all along the coast"  # 8 words
+    for spec in NEW_ENGINE_VOICES[engine]:
+        voice = Voice.parse(spec)
+        package = missing_package(voice)
+        if package is not None:
+            pytest.skip(f"{spec}: Debian package {package} not installed (tools/install_deps.sh)")
+        wave = synthesize(text, voice, rate=1.0, pitch=1.0)
+        assert wave.dtype == np.float32 and wave.ndim == 1, spec
+        assert 1.2 < len(wave) / 16000 < 5.0, (spec, len(wave) / 16000)  # 16 kHz samples of 8 words
+        # <= 1.05: festival's don_diphone (10 kHz) clips a few samples itself; resampling overshoots them
+        assert float(np.sqrt(np.mean(wave**2))) > 0.01 and np.abs(wave).max() <= 1.05, spec
+        fast = synthesize(text, voice, rate=1.25)
+        assert len(fast) < 0.9 * len(wave), spec
+        low, high = _median_f0(synthesize(text, voice, pitch=0.85)), _median_f0(synthesize(text, voice, pitch=1.2))
+        assert high > 1.15 * low, (spec, low, high)
+        assert np.array_equal(wave, synthesize(text, voice, rate=1.0, pitch=1.0)), spec  # deterministic
 
 
 def test_augment_is_seeded_and_adds_noise_floor() -> None:
