@@ -11,6 +11,7 @@ import pytest
 from asr.data.tokens import build_token_table, write_tokens
 from asr.decoding.lm import (
     UNK,
+    LMConfig,
     LMError,
     SpellingModel,
     build_lexicon,
@@ -93,7 +94,7 @@ def test_arpa_written_by_the_lm_stage_is_read_back_by_kenlm(tmp_path):
     (data / "lang").mkdir()
     write_tokens(data / "lang" / "tokens.txt", TOKENS)
 
-    lm_stage(data, order=3, eval_sets=["dev"])
+    lm_stage(data, LMConfig(order=3), eval_sets=["dev"])
 
     path = data / "lang" / "lm.arpa"
     ours = read_arpa(path)
@@ -103,6 +104,24 @@ def test_arpa_written_by_the_lm_stage_is_read_back_by_kenlm(tmp_path):
     assert read_lexicon(data / "lang" / "lexicon.txt", TOKENS)["it's"] == ("i", "t", "'", "s", "|")
     report = (data / "lang" / "lm_eval.txt").read_text()
     assert "dev: 2 sentences, 6 words, 1 OOVs (16.67%)" in report
+
+
+def test_extra_lm_text_widens_the_vocabulary_and_never_reads_dev(tmp_path):
+    data = tmp_path / "data"
+    for s, lines in (("train", TRAIN), ("dev", ["the cat sat", "a horse sat"])):
+        (data / s).mkdir(parents=True)
+        (data / s / "text").write_text("".join(f"{s}-{i:03d} {t}\n" for i, t in enumerate(lines)))
+    (data / "lang").mkdir()
+    (data / "local").mkdir()
+    (data / "local" / "more.txt").write_text("the horse ate\nthe zebra sat\n")  # no 'z' among the tokens
+    write_tokens(data / "lang" / "tokens.txt", TOKENS)
+    lm_stage(data, LMConfig(order=2, extra_text=["local/more.txt"]), eval_sets=["dev"])
+    report = (data / "lang" / "lm_eval.txt").read_text()
+    assert "data/train/text + data/local/more.txt" in report and "dev: 2 sentences, 6 words, 0 OOVs" in report
+    lexicon = read_lexicon(data / "lang" / "lexicon.txt", TOKENS)
+    assert "horse" in lexicon and "ate" in lexicon and "zebra" not in lexicon and "dog" in lexicon
+    lm = read_arpa(data / "lang" / "lm.arpa")
+    assert lm.sentence_log10_prob(["the", "horse", "ate"]) > lm.sentence_log10_prob(["the", "horse", "ran"])
 
 
 def test_train_rejects_empty_text_and_bad_order():

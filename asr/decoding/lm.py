@@ -20,7 +20,7 @@ import contextlib
 import io
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.data.tokens import WORD_SEP, TokenTable
@@ -31,7 +31,8 @@ UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 
 @dataclass
 class LMConfig:
-    order: int = 3  # n-gram order of the word LM trained on data/train/text
+    order: int = 3  # n-gram order of the word LM trained on data/train/text...
+    extra_text: list[str] = field(default_factory=list)  # ...and on these files (one sentence per line; relative to data/)
 
 
 class LMError(AsrError, ValueError):

@@ -150,7 +150,7 @@ def lm_decoding_notes(exp_dir: Path, lang_dir: Path, tune_set: str = "dev") -> l
     lines = []
     lm_eval = lang_dir / "lm_eval.txt"
     if lm_eval.is_file():
-        lines.append("Word LM (trained on the training transcripts only; OOV words scored as `<unk>`):")
+        lines.append("Word LM (never trained on a dev or test transcript; OOV words scored as `<unk>`):")
         lines.append("")
         lines += [f"    {line}" for line in lm_eval.read_text().splitlines()]
         lines.append("")

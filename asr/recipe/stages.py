@@ -31,6 +31,7 @@ from asr.data.feature_store import compute_cmvn_stats, make_features
 from asr.data.features import FbankConfig, read_cmvn, write_cmvn
 from asr.data.tokens import (
     UNITS,
+    WORD_SEP,
     build_bpe_token_table,
     build_phone_token_table,
     build_token_table,
@@ -161,19 +162,29 @@ def tokens_stage(data: Path, cfg: TokenConfig) -> None:
         write_tokens(data / "lang" / "tokens.txt", build_token_table(_token_texts(data)))
 
 
-def lm_stage(data: Path, order: int, eval_sets: list[str]) -> None:
-    """data/train/text, data/lang/tokens.txt -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}.
+def lm_stage(data: Path, cfg: LMConfig, eval_sets: list[str]) -> None:
+    """data/train/text (+ cfg.extra_text), data/lang/tokens.txt -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}.
 
-    The LM and the lexicon see the training transcripts only; lm_eval.txt gives the perplexity
-    and OOV rate of each eval set's text.
+    The LM and the lexicon see the training transcripts and the extra text files only (never a dev
+    or test transcript); lm_eval.txt gives the perplexity and OOV rate of each eval set's text.
     """
     lang = data / "lang"
-    require(data / "train" / "text", lang / "tokens.txt", *(data / s / "text" for s in eval_sets))
+    extra = [data / f for f in cfg.extra_text]
+    require(data / "train" / "text", lang / "tokens.txt", *extra, *(data / s / "text" for s in eval_sets))
     train_text = list(read_table(data / "train" / "text", allow_empty_value=True).values())
-    write_arpa(lang / "lm.arpa", train_text, order)
+    text = train_text + [line for path in extra for line in path.read_text(encoding="utf-8").splitlines()]
+    write_arpa(lang / "lm.arpa", text, cfg.order)
     lm = read_arpa(lang / "lm.arpa")
-    write_lexicon(lang / "lexicon.txt", build_lexicon((w for t in train_text for w in t.split()), read_tokens(lang / "tokens.txt")))
-    lines = [f"# {order}-gram Kneser-Ney LM on data/train/text: {len(lm.vocab) - 3} words + <s> </s> <unk>"]
+    tokens = read_tokens(lang / "tokens.txt")
+    lexicon = build_lexicon((w for t in train_text for w in t.split()), tokens)  # must all be spellable
+    more = {w for t in text[len(train_text):] for w in t.split()} - set(lexicon)
+    letters = set(tokens.symbols) - {tokens.symbols[tokens.blank_id], WORD_SEP}
+    spellable = {w for w in more if set(w) <= letters}
+    if more - spellable:
+        log.info("lexicon: %d words of the extra text have characters the model lacks; left out", len(more - spellable))
+    write_lexicon(lang / "lexicon.txt", {**lexicon, **build_lexicon(spellable, tokens)})
+    sources = " + ".join(["data/train/text", *(f"data/{f}" for f in cfg.extra_text)])
+    lines = [f"# {cfg.order}-gram Kneser-Ney LM on {sources} ({len(text)} sentences): {len(lm.vocab) - 3} words + <s> </s> <unk>"]
     for s in eval_sets:
         lines.append(perplexity(lm, read_table(data / s / "text", allow_empty_value=True).values()).summary(s))
     (lang / "lm_eval.txt").write_text("\n".join(lines) + "\n")

@@ -53,7 +53,7 @@ def model_stages(
     return [
         Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj)),
         Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens)),
-        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm.order, cfg.decode_sets))),
+        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets))),
         Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device)),
         Stage(5, "decode", lambda: decode_stage(data, exp, cfg.decode_sets, device, dec.no_lm_decoders(), dec.max_frames)),
         Stage(6, "tune_lm", only_with_lm(lambda: tune_lm_stage(data, exp, cfg.decode_sets, device, dec))),

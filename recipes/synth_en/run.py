@@ -2,17 +2,18 @@
 """synth_en: BiLSTM-CTC on English speech that the toolkit synthesises itself.
 
 Stages (files each one reads -> writes, under --work-dir):
-  0 corpus    WordNet sentences + TTS voices -> corpus/<spk>/*.flac, data/{train,dev,test}
+  0 corpus    WordNet sentences + TTS voices -> corpus/<spk>/*.flac, data/{train,dev,test},
+              data/local/lm_text.txt (train-split WordNet examples + gloss definitions, for the LM)
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/{train,dev}/text -> data/lang/tokens.txt
-  3 lm        data/train/text -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
+  3 lm        data/train/text (+ lm.extra_text) -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
   4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
   5 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_{greedy,beam}/{text,hyp.trn,ctm}
-
-Stages 1-7 are the shared ones (asr/recipe/table.py); only the corpus is this recipe's own.
   6 tune_lm   LM weight x word score grid on dev -> exp/<tag>/{decoder.yaml,lm.arpa,lexicon.txt},
               exp/<tag>/tune_lm_dev/wer_grid.tsv, exp/<tag>/decode_<set>_lm/{text,hyp.trn,ctm}
   7 score     decode dirs + data/<set>/text -> wer, cer, per_utt, per_spk; exp/<tag>/RESULTS.md
+
+Stages 1-7 are the shared ones (asr/recipe/table.py); only the corpus is this recipe's own.
 
 Usage: python recipes/synth_en/run.py [--config conf/default.yaml] [--stage N] [--stop-stage M]
 """
@@ -25,9 +26,11 @@ from pathlib import Path
 import torch
 
 from asr.data.datadir import read_datadir
+from asr.fileio import atomic_write_lines
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import DecodingConfig, ModelStagesConfig
 from asr.recipe.table import model_stages
+from data_prep.lm_text import synth_lm_sentences
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
 
@@ -47,6 +50,9 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         prepare_synth_en(work / "corpus", data, cfg.corpus, nj=cfg.nj)
         for s in ["train", *cfg.decode_sets]:
             read_datadir(data / s)
+        # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/lm_text.py)
+        (data / "local").mkdir(exist_ok=True)
+        atomic_write_lines(data / "local" / "lm_text.txt", synth_lm_sentences(Path(cfg.corpus.wordnet_dir)))
 
     heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
     return [Stage(0, "corpus", corpus), *model_stages(cfg, work, device, command, heldout)]
