@@ -13,8 +13,15 @@ and noise from an RNG seeded by (seed, split, index): the corpus is the same for
 --nj, and a rerun skips every utterance whose .flac already exists.
 
 Augmentation defaults (SynthConfig): rate x0.8-1.25 and pitch x0.85-1.2 of the voice's
-default; 0.05-0.3 s of padding at each end; with probability 0.5 white, pink or brown
-noise at 10-35 dB SNR; peak level -20 to -1 dBFS; a white floor at -70 dBFS everywhere.
+default; 0.05-0.3 s of padding at each end; peak level -20 to -1 dBFS; a white floor at
+-70 dBFS everywhere. The training split alone also gets, each with its own probability
+(asr.data.augment does the work): speed perturbation x0.9/x1.1 (0.3), a simulated room of
+RT60 0.1-1.0 s (0.3), white/pink/brown noise at 10-35 dB SNR (0.5), babble of 3-7 other
+utterances at 5-25 dB SNR (0.1), a telephone or codec channel (0.15) and mild clipping (0.05).
+
+Held-out conditions: at the end, copies of the test set under conditions that no test
+utterance has (CONDITION_SETS: test_reverb, test_phone, test_noise10) go to
+<audio_dir>/<name>/ and <data_root>/<name>/, with the test set's utterance ids.
 """
 
 from __future__ import annotations
@@ -25,14 +32,29 @@ import json
 import logging
 import multiprocessing
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from asr.data.audio import resample, write_audio
-from asr.data.datadir import DataDir, write_datadir
+from asr.data.audio import load_audio, resample, write_audio
+from asr.data.augment import (
+    CHANNELS,
+    active_power,
+    add_noise,
+    babble,
+    channel,
+    check_channels,
+    clip_peak,
+    coloured_noise,
+    reverberate,
+    room_impulse_response,
+    speed_perturb,
+    telephone_channel,
+)
+from asr.data.datadir import DataDir, read_datadir, write_datadir
 from asr.fileio import atomic_output
 from data_prep.tts_engines import (
     SYNTH_FUNCTIONS,
@@ -48,6 +70,9 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 SPLITS = ("train", "dev", "test")
 _SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}  # part of each utterance's RNG seed
+# Held-out conditions, each a copy of the test set (apply_condition). Fixed here, not in
+# SynthConfig, so that every configuration is scored on the same conditions.
+CONDITION_SETS = ("test_reverb", "test_phone", "test_noise10")
 
 # 35 voices over 5 engines (the fast ones; RHVoice, ~15x real time per call, only two).
 # espeak variants are paired with language files (never `en-gb+X`, which drops the
@@ -94,10 +119,23 @@ class SynthConfig:
     pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
     peak_db_range: tuple[float, float] = (-20.0, -1.0)  # random gain: peak level in dBFS
     noise_prob: float = 0.5  # probability of additive white/pink/brown noise
-    noise_splits: list[str] = field(default_factory=lambda: ["train"])  # splits that get additive noise (augmentation)
+    noise_splits: list[str] = field(default_factory=lambda: ["train"])  # splits that get every augmentation below
     noise_colors: list[str] = field(default_factory=lambda: ["white", "pink", "brown"])  # drawn uniformly
     snr_db_range: tuple[float, float] = (10.0, 35.0)  # speech-to-noise ratio when noise is added, dB
     noise_floor_dbfs: float = -70.0  # white floor (RMS, dBFS) in every utterance: no digital silence
+    speed_prob: float = 0.3  # probability of Kaldi-style speed perturbation (resampling: tempo and pitch)
+    speed_factors: list[float] = field(default_factory=lambda: [0.9, 1.1])  # drawn uniformly when perturbed
+    reverb_prob: float = 0.3  # probability of a simulated room (image-source impulse response)
+    rt60_range_s: tuple[float, float] = (0.1, 1.0)  # the room's reverberation time, seconds
+    channel_prob: float = 0.15  # probability of a telephone (G.711) or codec channel
+    channels: list[str] = field(default_factory=lambda: list(CHANNELS))  # asr.data.augment.CHANNELS, drawn uniformly
+    babble_prob: float = 0.1  # probability of babble made of other (training) utterances
+    babble_talkers: tuple[int, int] = (3, 7)  # talkers in the babble, inclusive
+    babble_snr_db_range: tuple[float, float] = (5.0, 25.0)  # speech-to-babble ratio, dB
+    babble_pool_size: int = 40  # training sentences read once for babble: <audio_dir>/babble_pool.flac
+    clip_prob: float = 0.05  # probability of mild clipping at the utterance's peak level
+    clip_drive_db_range: tuple[float, float] = (1.0, 6.0)  # how far above the peak level the clipped signal goes
+    condition_sets: list[str] = field(default_factory=lambda: list(CONDITION_SETS))  # test copies, held-out conditions
     wordnet_dir: str = "/usr/share/wordnet"  # holds data.noun, data.verb, data.adj, data.adv
 
 
@@ -178,39 +216,118 @@ def synthesize(text: str, voice: str | Voice, rate: float = 1.0, pitch: float = 
     return resample(wave.astype(np.float32), sr, SAMPLE_RATE).astype(np.float32)
 
 
-def coloured_noise(num_samples: int, color: str, rng: np.random.Generator) -> np.ndarray:
-    """Unit-RMS noise [num_samples]: white, pink (1/f power) or brown (1/f^2), no energy below 20 Hz."""
-    if color == "white":
-        noise = rng.standard_normal(num_samples)
-    else:  # shape a random spectrum; a power-of-two FFT is 10x faster than an odd length
-        alpha = {"pink": 1.0, "brown": 2.0}[color]
-        n_fft = 1 << max(num_samples - 1, 1).bit_length()
-        freqs = np.fft.rfftfreq(n_fft, 1.0 / SAMPLE_RATE)
-        scale = np.where(freqs >= 20.0, np.maximum(freqs, 20.0) ** (-alpha / 2), 0.0)
-        spectrum = rng.standard_normal((2, len(freqs)))
-        noise = np.fft.irfft((spectrum[0] + 1j * spectrum[1]) * scale, n=n_fft)[:num_samples]
-    return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig, noisy: bool = True,
+            babble_pool: np.ndarray | None = None) -> np.ndarray:
+    """Speed, pad, room, noise, babble, channel, peak level, clipping, floor (asr.data.augment).
 
-
-def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig, noisy: bool = True) -> np.ndarray:
-    """Pad, add noise at a random SNR (with probability noise_prob), set a random peak, add the floor.
-
-    wave: [S] at 16 kHz. Returns float32 [S + padding] in [-1, 1]. The draws happen in a
-    fixed order, so the result depends only on `wave` and the state of `rng`. With noisy=False
-    (a split outside cfg.noise_splits) no additive noise is mixed in; the floor still is.
+    wave: [S] at 16 kHz. Returns float32 [S' + padding] in [-1, 1] (S' = S / speed factor).
+    Every draw is made, in a fixed order, whether its augmentation happens or not, and the
+    room, noise and babble draw from generators seeded here: the result depends only on
+    `wave` and the state of `rng`, and changing one probability leaves the other draws alone.
+    With noisy=False (a split outside cfg.noise_splits) only padding, peak level and floor
+    are applied. babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble.
+    SNRs are relative to the speech's active power (frames within 30 dB of the loudest).
     """
     lead, trail = (int(rng.uniform(*cfg.pad_range_s) * SAMPLE_RATE) for _ in range(2))
-    add_noise = rng.uniform() < cfg.noise_prob and noisy
+    do_noise = rng.uniform() < cfg.noise_prob and noisy
     color = cfg.noise_colors[int(rng.integers(len(cfg.noise_colors)))]
     snr_db = rng.uniform(*cfg.snr_db_range)
     peak_db = rng.uniform(*cfg.peak_db_range)
-    speech_rms = max(float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))), 1e-6)
-    out = np.concatenate([np.zeros(lead), wave.astype(np.float64), np.zeros(trail)])
-    if add_noise:
-        out += coloured_noise(len(out), color, rng) * speech_rms / 10 ** (snr_db / 20)
-    out *= 10 ** (peak_db / 20) / max(float(np.abs(out).max()), 1e-6)
+    do_speed = rng.uniform() < cfg.speed_prob and noisy
+    speed = cfg.speed_factors[int(rng.integers(len(cfg.speed_factors)))] if cfg.speed_factors else 1.0
+    do_reverb = rng.uniform() < cfg.reverb_prob and noisy
+    rt60 = rng.uniform(*cfg.rt60_range_s)
+    do_channel = rng.uniform() < cfg.channel_prob and noisy and bool(cfg.channels)
+    chan = cfg.channels[int(rng.integers(len(cfg.channels)))] if cfg.channels else ""
+    do_babble = rng.uniform() < cfg.babble_prob and noisy and babble_pool is not None
+    talkers = int(rng.integers(cfg.babble_talkers[0], cfg.babble_talkers[1] + 1))
+    babble_snr_db = rng.uniform(*cfg.babble_snr_db_range)
+    do_clip = rng.uniform() < cfg.clip_prob and noisy
+    drive_db = rng.uniform(*cfg.clip_drive_db_range)
+    room_rng, noise_rng, babble_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=3))
+
+    x = speed_perturb(wave, SAMPLE_RATE, speed) if do_speed else wave
+    out = np.concatenate([np.zeros(lead), x.astype(np.float64), np.zeros(trail)]).astype(np.float32)
+    if do_reverb:  # the tail rings into the trailing padding
+        out = reverberate(out, room_impulse_response(rt60, SAMPLE_RATE, room_rng))
+    power = active_power(out, SAMPLE_RATE)
+    if do_noise:
+        out = add_noise(out, coloured_noise(len(out), color, noise_rng, SAMPLE_RATE), snr_db, power)
+    if do_babble:
+        out = add_noise(out, babble(babble_pool, len(out), babble_rng, talkers), babble_snr_db, power)
+    if do_channel:  # noise and babble are in the room, before the line
+        out = channel(out, SAMPLE_RATE, chan)
+    peak = 10 ** (peak_db / 20)
+    out = out.astype(np.float64) * (peak / max(float(np.abs(out).max()), 1e-6))
+    if do_clip:
+        out = clip_peak(out, peak, drive_db).astype(np.float64)
     out += rng.standard_normal(len(out)) * 10 ** (cfg.noise_floor_dbfs / 20)
     return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def make_babble_pool(sentences: list[str], cfg: SynthConfig, path: Path) -> np.ndarray:
+    """Speech for babble [P]: cfg.babble_pool_size training sentences (a seeded choice) read by
+    the training voices in turn, each at unit RMS, end to end; made once into `path` (FLAC)."""
+    if path.exists():
+        return load_audio(path, SAMPLE_RATE)
+    train = [s for s in sentences if split_of(s, cfg.dev_fraction, cfg.test_fraction) == "train"]
+    voices = [v for v in cfg.voices if v not in cfg.heldout_voices]
+    rng = np.random.default_rng([cfg.seed, 99])
+    parts = []
+    for i, k in enumerate(rng.permutation(len(train))[: cfg.babble_pool_size]):
+        wave = synthesize(train[k], voices[i % len(voices)]).astype(np.float64)
+        parts.append(wave / max(float(np.sqrt(np.mean(wave**2))), 1e-6))
+    pool = np.concatenate(parts)
+    pool *= 0.5 / max(float(np.abs(pool).max()), 1e-6)  # fits 16-bit FLAC
+    with atomic_output(path) as tmp:
+        write_audio(tmp, pool, SAMPLE_RATE)
+    return load_audio(path, SAMPLE_RATE)  # the 16-bit version, as a resumed run reads it
+
+
+def apply_condition(name: str, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One test utterance [S] under condition `name` (CONDITION_SETS); [S] with its peak <= 0.99.
+
+    test_reverb: a random room with RT60 0.3-0.9 s. test_phone: 300-3400 Hz at 8 kHz with
+    G.711 mu-law or A-law (half each), no external program. test_noise10: pink noise at
+    10 dB SNR against the active speech power.
+    """
+    if name == "test_reverb":
+        out = reverberate(wave, room_impulse_response(rng.uniform(0.3, 0.9), SAMPLE_RATE, rng))
+    elif name == "test_phone":
+        out = telephone_channel(wave, SAMPLE_RATE, law=("mulaw", "alaw")[int(rng.integers(2))])
+    elif name == "test_noise10":
+        noise = coloured_noise(len(wave), "pink", rng, SAMPLE_RATE)
+        out = add_noise(wave, noise, 10.0, active_power(wave, SAMPLE_RATE))
+    else:
+        raise ValueError(f"unknown condition set '{name}' (known: {', '.join(CONDITION_SETS)})")
+    peak = float(np.abs(out).max())
+    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
+
+
+def write_condition_sets(cfg: SynthConfig, audio_dir: Path, data_root: Path) -> None:
+    """Copies of data_root/test under each of cfg.condition_sets: audio in audio_dir/<name>/<spk>/,
+    Kaldi data dirs data_root/<name> with the test set's utterance ids, texts and speakers.
+
+    Each utterance's RNG is seeded by (cfg.seed, condition, utterance id): a rerun makes the
+    same files and skips those that exist.
+    """
+    test = read_datadir(data_root / "test")
+    for name in cfg.condition_sets:
+        if name not in CONDITION_SETS:
+            raise ValueError(f"unknown condition set '{name}' (known: {', '.join(CONDITION_SETS)})")
+        data = DataDir()
+        for utt, src in test.wav_scp.items():
+            spk = test.utt2spk[utt]
+            path = (audio_dir / name / spk / f"{utt}.flac").resolve()
+            if not path.exists():
+                rng = np.random.default_rng([cfg.seed, zlib.crc32(name.encode()), zlib.crc32(utt.encode())])
+                wave = apply_condition(name, load_audio(src, SAMPLE_RATE, utt=utt), rng)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_output(path) as tmp:
+                    write_audio(tmp, wave, SAMPLE_RATE)
+            data.wav_scp[utt], data.text[utt], data.utt2spk[utt] = str(path), test.text[utt], spk
+        write_datadir(data_root / name, data)
+        log.info("wrote %s: %d utterances (test under condition %s)", data_root / name, len(data.wav_scp), name)
 
 
 def utterance_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -257,8 +374,9 @@ def plan_corpus(sentences: list[str], cfg: SynthConfig, audio_dir: Path) -> list
     return plans
 
 
-def synthesize_utterance(plan: UttPlan, cfg: SynthConfig) -> float:
-    """Make one utterance's audio file unless it exists; return its duration in seconds."""
+def synthesize_utterance(plan: UttPlan, cfg: SynthConfig, babble_pool: np.ndarray | None = None) -> float:
+    """Make one utterance's audio file unless it exists; return its duration in seconds.
+    babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble."""
     path = Path(plan.path)
     if path.exists():
         return -1.0  # made by an earlier run
@@ -268,26 +386,31 @@ def synthesize_utterance(plan: UttPlan, cfg: SynthConfig) -> float:
         wave = synthesize(plan.text, plan.voice, rate, pitch)
     except TTSError as e:
         raise TTSError(f"utt '{plan.utt}': {e}") from None
-    wave = augment(wave, rng, cfg, noisy=plan.split in cfg.noise_splits)
+    wave = augment(wave, rng, cfg, noisy=plan.split in cfg.noise_splits, babble_pool=babble_pool)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:  # a partial file never has the final name
         write_audio(tmp, wave, SAMPLE_RATE)
     return len(wave) / SAMPLE_RATE
 
 
-def _worker_init() -> None:
+_BABBLE_POOL: np.ndarray | None = None  # this process's speech for babble (set by _worker_init)
+
+
+def _worker_init(babble_pool: np.ndarray | None = None) -> None:
     import torch
 
+    global _BABBLE_POOL
     torch.set_num_threads(1)  # nj processes already fill the cores
+    _BABBLE_POOL = babble_pool
 
 
 def _synthesize_job(job: tuple[UttPlan, SynthConfig]) -> float:
-    return synthesize_utterance(*job)
+    return synthesize_utterance(*job, babble_pool=_BABBLE_POOL)
 
 
 def _check_config_stamp(audio_dir: Path, cfg: SynthConfig) -> None:
     """Refuse to resume into audio made with other settings (sizes may change: they only add utts)."""
-    stamp = {k: v for k, v in asdict(cfg).items() if k not in ("num_train", "num_dev", "num_test")}
+    stamp = {k: v for k, v in asdict(cfg).items() if k not in ("num_train", "num_dev", "num_test", "condition_sets")}
     stamp = json.loads(json.dumps(stamp))  # tuples -> lists, as they come back from the file
     path = audio_dir / "synth_config.json"
     if path.exists():
@@ -315,15 +438,21 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
              ", ".join(cfg.heldout_voices) or "none")
     todo = [p for p in plans if not Path(p.path).exists()]
     log.info("%d utterances already made, %d to synthesise with nj=%d", len(plans) - len(todo), len(todo), nj)
+    augmented = any(p.split in cfg.noise_splits for p in todo)
+    if augmented and cfg.channel_prob > 0:
+        check_channels(cfg.channels)  # a missing sox/ffmpeg is named now, not mid-run
+    babble_pool = None
+    if augmented and cfg.babble_prob > 0:
+        babble_pool = make_babble_pool(sentences, cfg, audio_dir / "babble_pool.flac")
     jobs = [(p, cfg) for p in todo]
     with tqdm(total=len(jobs), unit="utt", desc="synth_en") as bar:
         durations = []
         if nj <= 1:
             for job in jobs:
-                durations.append(_synthesize_job(job))
+                durations.append(synthesize_utterance(*job, babble_pool=babble_pool))
                 bar.update()
         else:
-            with multiprocessing.Pool(nj, initializer=_worker_init) as pool:
+            with multiprocessing.Pool(nj, initializer=_worker_init, initargs=(babble_pool,)) as pool:
                 for d in pool.imap_unordered(_synthesize_job, jobs, chunksize=4):
                     durations.append(d)
                     bar.update()
@@ -337,6 +466,8 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
                 data.wav_scp[p.utt], data.text[p.utt], data.utt2spk[p.utt] = p.path, p.text, p.spk
         write_datadir(data_root / split, data)
         log.info("wrote %s: %d utterances, %d speakers", data_root / split, len(data.wav_scp), len(data.spk2utt))
+    if cfg.condition_sets and cfg.num_test > 0:
+        write_condition_sets(cfg, audio_dir, data_root)
 
 
 def get_parser() -> argparse.ArgumentParser:

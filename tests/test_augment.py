@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,8 +96,10 @@ def test_missing_codec_program_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(A.shutil, "which", lambda program: None)
     with pytest.raises(A.AugmentError, match="channel 'gsm' needs the program 'sox'.*Debian package sox"):
         A.codec_channel(_speechlike(0.5), SR, "gsm")
-    with pytest.raises(A.AugmentError, match="'opus' needs the program 'ffmpeg'"):
-        A.channel(_speechlike(0.5), SR, "opus")
+    with pytest.raises(A.AugmentError, match="'g722' needs the program 'ffmpeg'"):
+        A.channel(_speechlike(0.5), SR, "g722")
+    with pytest.raises(A.AugmentError, match="'opus' needs the program 'opusenc'.*Debian package opus-tools"):
+        A.check_channels(["mulaw", "opus"])
 
 
 @pytest.mark.parametrize("codec", list(A.CODECS))
@@ -178,3 +181,68 @@ def test_gain_and_mild_clipping_bound_the_peak() -> None:
     scale = 0.5 * 10 ** (3 / 20) / np.abs(wave).max()
     keep = np.abs(out) < 0.5 - 1e-6
     assert np.allclose(out[keep], wave[keep] * scale, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the synthetic corpus (data_prep/synth_en.py)
+
+ALL_ON = dict(noise_prob=1.0, speed_prob=1.0, speed_factors=[1.1], reverb_prob=1.0, channel_prob=1.0,
+              channels=["mulaw"], babble_prob=1.0, clip_prob=1.0, peak_db_range=(-6.0, -6.0))
+
+
+def test_corpus_augmentation_is_seeded_and_train_only() -> None:
+    from data_prep.synth_en import SynthConfig, augment, utterance_rng
+
+    wave = _speechlike(2.0)
+    pool = np.concatenate([_speechlike(1.0, seed=s) for s in range(3, 8)])
+    cfg = SynthConfig(**ALL_ON)
+    a = augment(wave, utterance_rng(0, "train", 5), cfg, babble_pool=pool)
+    b = augment(wave, utterance_rng(0, "train", 5), cfg, babble_pool=pool)
+    assert np.array_equal(a, b) and a.dtype == np.float32
+    assert np.abs(a).max() <= 10 ** (-6 / 20) + 2e-3  # clipped at the peak level (+ the -70 dBFS floor)
+    assert _band_share_db(a, 4200) < -25  # the telephone channel (the floor is white, full band)
+    clean = augment(wave, utterance_rng(0, "train", 5), cfg, noisy=False, babble_pool=pool)
+    # the same padding, no speed change: only the 1.1x speed shortens the augmented one
+    assert abs((len(clean) - len(a)) - (len(wave) - round(len(wave) / 1.1))) <= 1
+    # turning one augmentation off leaves the others' draws alone: same length, same padding
+    c = augment(wave, utterance_rng(0, "train", 5), SynthConfig(**{**ALL_ON, "reverb_prob": 0.0}), babble_pool=pool)
+    assert len(c) == len(a) and not np.array_equal(c, a)
+
+
+def test_condition_sets_are_deterministic_copies_of_test(tmp_path) -> None:
+    import soundfile as sf
+
+    from asr.data.datadir import DataDir, read_datadir, write_datadir
+    from data_prep.synth_en import CONDITION_SETS, SynthConfig, write_condition_sets
+
+    test = DataDir()
+    for i in range(3):
+        path = tmp_path / "corpus" / "spk1" / f"spk1-test-{i:06d}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, np.concatenate([np.zeros(2000), _speechlike(1.5, seed=i), np.zeros(2000)]), SR, subtype="PCM_16")
+        utt = path.stem
+        test.wav_scp[utt], test.text[utt], test.utt2spk[utt] = str(path), f"words {i}", "spk1"
+    write_datadir(tmp_path / "data" / "test", test)
+    cfg = SynthConfig()
+    assert list(cfg.condition_sets) == list(CONDITION_SETS) == ["test_reverb", "test_phone", "test_noise10"]
+    write_condition_sets(cfg, tmp_path / "corpus", tmp_path / "data")
+    audio = {}
+    for name in CONDITION_SETS:
+        data = read_datadir(tmp_path / "data" / name)
+        assert data.utts == test.utts and data.text == test.text and data.utt2spk == test.utt2spk
+        audio[name] = {u: sf.read(p, dtype="float32")[0] for u, p in data.wav_scp.items()}
+        assert all(p.startswith(str((tmp_path / "corpus" / name).resolve())) for p in data.wav_scp.values())
+    for utt, src in test.wav_scp.items():
+        clean = sf.read(src, dtype="float32")[0]
+        phone, noisy, reverb = (audio[n][utt] for n in ("test_phone", "test_noise10", "test_reverb"))
+        assert len(phone) == len(noisy) == len(reverb) == len(clean)
+        assert _band_share_db(phone, 4000) < -40
+        snr = 10 * np.log10(A.active_power(clean, SR) / np.mean((noisy - clean).astype(np.float64) ** 2))
+        assert abs(snr - 10.0) < 0.5, snr
+        assert np.corrcoef(reverb, clean)[0, 1] < 0.9  # the room changed it
+    # deterministic: a deleted file is made again, identical; the others are kept
+    first = read_datadir(tmp_path / "data" / "test_reverb").wav_scp[test.utts[0]]
+    Path(first).unlink()
+    write_condition_sets(cfg, tmp_path / "corpus", tmp_path / "data")
+    assert np.array_equal(sf.read(first, dtype="float32")[0], audio["test_reverb"][test.utts[0]])
+    with pytest.raises(ValueError, match="unknown condition set 'test_snow'"):
+        write_condition_sets(SynthConfig(condition_sets=["test_snow"]), tmp_path / "corpus", tmp_path / "data")

@@ -9,7 +9,8 @@ set -euo pipefail
 PKGS="espeak-ng flite festival festvox-kallpc16k wordnet-base sctk sox libsox-fmt-all ffmpeg
   mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
   festvox-rablpc16k festvox-don festvox-us1 festvox-us2 festvox-us3 festvox-en1
-  libttspico-utils rhvoice rhvoice-english"
+  libttspico-utils rhvoice rhvoice-english
+  opus-tools"  # opusenc/opusdec: the Opus channel of asr/data/augment.py
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,7 +10,8 @@ so the same generator state gives the same output; the others are deterministic.
   early reflections and a decaying noise tail for the rest, at a requested RT60;
   `schroeder_rt60` measures the RT60 of an impulse response.
 * `telephone_channel`: 8 kHz, 300-3400 Hz band, G.711 mu-law or A-law, back to the input rate.
-* `codec_channel`: GSM, AMR-NB (sox), G.722, low-rate MP3 and Opus (ffmpeg) in subprocesses.
+* `codec_channel`: GSM, AMR-NB, 16 kbps MP3 (sox), 8 kbps Opus (opus-tools), G.722 (ffmpeg),
+  each in two subprocesses (encoder, decoder) through pipes.
 * `coloured_noise`, `babble`, `add_noise`: white/pink/brown noise or babble at a given SNR.
 * `apply_gain`, `clip_peak`: gain in dB and mild hard clipping.
 """
@@ -184,6 +185,9 @@ def telephone_channel(wave: np.ndarray, sample_rate: int, law: str = "mulaw",
 
 # name -> (program, Debian package, codec rate, encode args, decode args). Both commands read
 # stdin and write stdout; the encoder reads and the decoder writes raw 16-bit mono at the codec rate.
+# Small programs where they exist (sox starts in ~5 ms of CPU, ffmpeg in ~70 ms): sox for GSM
+# 06.10 (13 kbps), AMR-NB (12.2 kbps) and MP3 (16 kbps, LAME), opus-tools for Opus (8 kbps),
+# ffmpeg for G.722 (64 kbps, 7 kHz band). ffmpeg has no AMR-NB encoder here, sox no G.722 or Opus.
 _SOX_RAW = ["-t", "raw", "-e", "signed", "-b", "16", "-c", "1"]
 _FF = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
 _FF_RAW = ["-f", "s16le", "-ac", "1"]
@@ -194,12 +198,11 @@ CODECS: dict[str, tuple[str, str, int, list[str], list[str]]] = {
                ["sox", "-t", "amr-nb", "-", *_SOX_RAW, "-r", "8000", "-"]),
     "g722": ("ffmpeg", "ffmpeg", 16000, [*_FF, *_FF_RAW, "-ar", "16000", "-i", "-", "-c:a", "g722", "-f", "g722", "-"],
              [*_FF, "-f", "g722", "-i", "-", *_FF_RAW, "-ar", "16000", "-"]),
-    "mp3": ("ffmpeg", "ffmpeg", 16000, [*_FF, *_FF_RAW, "-ar", "16000", "-i", "-", "-c:a", "libmp3lame", "-b:a", "16k",
-                                        "-f", "mp3", "-"],
-            [*_FF, "-f", "mp3", "-i", "-", *_FF_RAW, "-ar", "16000", "-"]),
-    "opus": ("ffmpeg", "ffmpeg", 16000, [*_FF, *_FF_RAW, "-ar", "16000", "-i", "-", "-c:a", "libopus", "-b:a", "8k",
-                                         "-f", "ogg", "-"],
-             [*_FF, "-f", "ogg", "-i", "-", *_FF_RAW, "-ar", "16000", "-"]),
+    "mp3": ("sox", "libsox-fmt-all", 16000, ["sox", *_SOX_RAW, "-r", "16000", "-", "-t", "mp3", "-C", "16", "-"],
+            ["sox", "-t", "mp3", "-", *_SOX_RAW, "-r", "16000", "-"]),
+    "opus": ("opusenc", "opus-tools", 16000,
+             ["opusenc", "--quiet", "--bitrate", "8", "--raw", "--raw-rate", "16000", "--raw-chan", "1", "-", "-"],
+             ["opusdec", "--quiet", "--rate", "16000", "-", "-"]),
 }
 TELEPHONE_LAWS = ("mulaw", "alaw")
 CHANNELS = (*TELEPHONE_LAWS, *CODECS)  # every name `channel` accepts
