@@ -38,7 +38,7 @@ class DigitSpeaker:
         self._cache: dict[tuple[str, str, float], np.ndarray] = {}
 
     def word(self, word: str, voice: str, rate: float) -> np.ndarray:
-        from asr.data.audio import resample
+        from asr.data.resample import resample
         from data_prep.tts_engines import Voice, synth_espeak
 
         key = (word, voice, rate)

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from asr.cli import main
-from asr.data.audio import resample
+from asr.data.resample import resample
 from asr.transcribe.formats import stm_lines
 
 SCLITE = "/usr/lib/sctk/bin/sclite"

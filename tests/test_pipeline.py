@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 import asr
-from asr.data.audio import AudioError, resample
+from asr.data.audio import AudioError
+from asr.data.resample import resample
 from asr.transcribe.pipeline import (
     AudioSource,
     Pipeline,

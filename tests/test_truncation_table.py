@@ -42,7 +42,7 @@ def _write(kind: str, encoder: str, src: Path, out: Path) -> str | None:
             return "libsndfile always writes a Xing/LAME header"
         wave, sr = sf.read(str(src), dtype="float32")
         if sr != rate:
-            from asr.data.audio import resample
+            from asr.data.resample import resample
 
             wave = resample(wave, sr, rate)
         fmt, subtype = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),

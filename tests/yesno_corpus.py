@@ -22,7 +22,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asr.data.audio import resample  # noqa: E402
+from asr.data.resample import resample  # noqa: E402
 
 SR = 8000
 N_FILES = 60

@@ -23,7 +23,7 @@ import subprocess
 
 import numpy as np
 
-from asr.data.audio import resample
+from asr.data.resample import resample
 from asr.errors import AsrError
 
 SPEED_OF_SOUND = 343.0  # m/s

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asr.data.audio import AudioError, resample, stream_audio
+from asr.data.audio import AudioError, stream_audio
+from asr.data.resample import resample
 from asr.decoding.hypothesis import Hypothesis
 from asr.transcribe.chunking import segment_at_pauses
 from asr.transcribe.recognizer import BEST, Recognizer

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.data.audio import resample
 from asr.data.features import FbankConfig, compute_fbank
+from asr.data.resample import resample
 from asr.data.tokens import TokenTable
 from asr.decoding.base import DECODER_KINDS, Decoder, DecoderConfig, DecoderError
 from asr.decoding.decoders import build_decoder
