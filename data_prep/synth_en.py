@@ -304,28 +304,39 @@ def apply_condition(name: str, wave: np.ndarray, rng: np.random.Generator) -> np
     return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
 
 
-def write_condition_sets(cfg: SynthConfig, audio_dir: Path, data_root: Path) -> None:
+def _condition_job(job: tuple[str, str, str, str, int]) -> None:
+    """Write one test utterance `utt` (audio `src`) under condition `name` to `path`."""
+    name, utt, src, path, seed = job
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), zlib.crc32(utt.encode())])
+    wave = apply_condition(name, load_audio(src, SAMPLE_RATE, utt=utt), rng)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(Path(path)) as tmp:
+        write_audio(tmp, wave, SAMPLE_RATE)
+
+
+def write_condition_sets(cfg: SynthConfig, audio_dir: Path, data_root: Path, nj: int = 1) -> None:
     """Copies of data_root/test under each of cfg.condition_sets: audio in audio_dir/<name>/<spk>/,
     Kaldi data dirs data_root/<name> with the test set's utterance ids, texts and speakers.
 
     Each utterance's RNG is seeded by (cfg.seed, condition, utterance id): a rerun makes the
-    same files and skips those that exist.
+    same files, for any nj, and skips those that exist.
     """
     test = read_datadir(data_root / "test")
-    for name in cfg.condition_sets:
-        if name not in CONDITION_SETS:
-            raise ValueError(f"unknown condition set '{name}' (known: {', '.join(CONDITION_SETS)})")
-        data = DataDir()
+    unknown = [n for n in cfg.condition_sets if n not in CONDITION_SETS]
+    if unknown:
+        raise ValueError(f"unknown condition set '{unknown[0]}' (known: {', '.join(CONDITION_SETS)})")
+    sets = {name: DataDir() for name in cfg.condition_sets}
+    jobs = []
+    for name, data in sets.items():
         for utt, src in test.wav_scp.items():
-            spk = test.utt2spk[utt]
-            path = (audio_dir / name / spk / f"{utt}.flac").resolve()
-            if not path.exists():
-                rng = np.random.default_rng([cfg.seed, zlib.crc32(name.encode()), zlib.crc32(utt.encode())])
-                wave = apply_condition(name, load_audio(src, SAMPLE_RATE, utt=utt), rng)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_output(path) as tmp:
-                    write_audio(tmp, wave, SAMPLE_RATE)
-            data.wav_scp[utt], data.text[utt], data.utt2spk[utt] = str(path), test.text[utt], spk
+            path = str((audio_dir / name / test.utt2spk[utt] / f"{utt}.flac").resolve())
+            if not Path(path).exists():
+                jobs.append((name, utt, src, path, cfg.seed))
+            data.wav_scp[utt], data.text[utt], data.utt2spk[utt] = path, test.text[utt], test.utt2spk[utt]
+    with multiprocessing.Pool(max(nj, 1), initializer=_worker_init) as pool:  # one torch thread each
+        for _ in pool.imap_unordered(_condition_job, jobs, chunksize=8):
+            pass
+    for name, data in sets.items():
         write_datadir(data_root / name, data)
         log.info("wrote %s: %d utterances (test under condition %s)", data_root / name, len(data.wav_scp), name)
 
@@ -467,7 +478,7 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
         write_datadir(data_root / split, data)
         log.info("wrote %s: %d utterances, %d speakers", data_root / split, len(data.wav_scp), len(data.spk2utt))
     if cfg.condition_sets and cfg.num_test > 0:
-        write_condition_sets(cfg, audio_dir, data_root)
+        write_condition_sets(cfg, audio_dir, data_root, nj=nj)
 
 
 def get_parser() -> argparse.ArgumentParser:
