@@ -38,7 +38,6 @@ import soundfile as sf
 from asr.data.datadir import DataDirError
 from asr.data.segments import parse_segment
 from data_prep.common import (
-    AUDIO_EXTENSIONS,
     BAD_ENTRY,
     DEFAULT_MAX_BAD_FRACTION,
     EMPTY_TRANSCRIPT,

@@ -3,9 +3,8 @@ writes its files, resumes after a stop, and follows the learning-rate schedule."
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 
 import numpy as np
 import pytest
