@@ -12,7 +12,7 @@ end of both strings, prefer the diagonal (correct or substitution), then an inse
 a deletion. So with equal cost, errors are pushed to the left: ref `a b`, hyp `c` is
 `D S` (a deleted, b -> c), and ref `a a`, hyp `a` deletes the first `a`. This was checked
 against sclite 2.4 on tens of thousands of random pairs over small vocabularies, where
-ties are frequent (tests/test_align.py keeps a seeded sample of them).
+ties are frequent (tests/test_alignment.py keeps a seeded sample of them).
 
 An alignment is given as a string over "CSDI", one letter per step, left to right:
 C correct, S substitution, D deletion (a reference token with no hypothesis token),

@@ -15,7 +15,7 @@ CTC posteriors are peaky: a token often occupies one frame near its onset, so a 
 frame falls before its acoustic end (by 66 ms on average and up to 180 ms on the test digits).
 `refine_with_energy` then snaps each word's edges to the sound: its end moves on while the audio
 is not silent, its start back, never into a neighbouring word. On the spoken digits of
-tests/test_timestamps.py this brought the worst end error from -183 ms to +15 ms.
+tests/test_timing.py this brought the worst end error from -183 ms to +15 ms.
 """
 
 from __future__ import annotations
