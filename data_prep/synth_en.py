@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr.data.audio import load_audio, resample, write_audio
+from asr.data.audio import load_audio, write_audio
 from asr.data.augment import (
     CHANNELS,
     active_power,
@@ -55,6 +55,7 @@ from asr.data.augment import (
     telephone_channel,
 )
 from asr.data.datadir import DataDir, read_datadir, write_datadir
+from asr.data.resample import resample
 from asr.fileio import atomic_output
 from data_prep.tts_engines import (
     SYNTH_FUNCTIONS,
