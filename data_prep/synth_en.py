@@ -27,12 +27,9 @@ utterance has (CONDITION_SETS: test_reverb, test_phone, test_noise10) go to
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import multiprocessing
-import re
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,34 +49,25 @@ from asr.data.augment import (
     reverberate,
     room_impulse_response,
     speed_perturb,
-    telephone_channel,
 )
-from asr.data.datadir import DataDir, read_datadir, write_datadir
+from asr.data.datadir import DataDir, write_datadir
 from asr.data.resample import resample
 from asr.fileio import atomic_output
+from data_prep.synth_conditions import CONDITION_SETS, write_condition_sets
 from data_prep.tts_engines import (
     SYNTH_FUNCTIONS,
     TTSError,
     Voice,
     check_espeak_variant,
-    check_text_source_allowed,
     check_voices_installed,
 )
+from data_prep.wordnet_text import load_wordnet_sentences, split_of
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 SPLITS = ("train", "dev", "test")
 _SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}  # part of each utterance's RNG seed
-# Held-out conditions, each a copy of the test set (apply_condition). Fixed here, not in
-# SynthConfig, so that every configuration is scored on the same conditions.
-CONDITION_SETS = ("test_reverb", "test_phone", "test_noise10")
-
-# 35 voices over 5 engines (the fast ones; RHVoice, ~15x real time per call, only two).
-# espeak variants are paired with language files (never `en-gb+X`, which drops the
-# variant); tests check that each variant changes the audio. The mb-* voices are MBROLA
-# diphone databases read through espeak-ng; festival reads the same databases (*_mbrola)
-# with its own front end and intonation.
 DEFAULT_VOICES = [
     "espeak:en-us", "espeak:en+m3", "espeak:en+f3", "espeak:en-us+f2", "espeak:en-us+m1",
     "espeak:en-us+klatt2", "espeak:en-gb-scotland+m2", "espeak:en-gb-scotland+f1", "espeak:en-gb-x-rp+m4",
@@ -97,11 +85,6 @@ DEFAULT_VOICES = [
 # the British male MBROLA database en1, through both front ends (holding out only one would
 # leak its diphones). rhvoice:bdl: a US male HTS voice (RHVoice alan, Scottish, trains).
 DEFAULT_HELDOUT = ["pico:en-GB", "espeak:mb-en1", "festival:en1_mbrola", "rhvoice:bdl"]
-
-_ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
-# Abbreviations that the engines expand ("etc" -> "et cetera"), so audio and text would differ.
-_ABBREVIATIONS = {"etc", "eg", "ie", "inc", "co", "viz", "cf", "esp", "approx", "vol"}
-
 
 @dataclass
 class SynthConfig:
@@ -151,59 +134,6 @@ class UttPlan:
     index: int
     text: str
     path: str
-
-
-def normalise_sentence(s: str) -> str | None:
-    """Lowercase `s` to words of a-z and inner apostrophes, or None when it cannot be done cleanly.
-
-    Hyphens, dashes and slashes become spaces; . , ; : ! ? quotes and brackets are dropped;
-    apostrophes at word edges (quotes, plural possessives) are stripped. Rejected (None):
-    digits or any other character ($ % & + = accented letters: nothing is expanded), and words
-    a TTS engine reads differently from how they are written: single letters other than
-    'a' and 'i' (initials, "u s"), words without a vowel ("mr", "tv"), roman numerals
-    ("viii" -> "roman eight") and a few abbreviations ("etc").
-    """
-    t = s.lower().replace("`", "'").replace("\u2019", "'").replace("\u2018", "'")
-    t = re.sub(r"[-\u2013\u2014/]", " ", t)
-    t = re.sub(r"[.,;:!?\"()\[\]{}]", " ", t)
-    if not re.fullmatch(r"[a-z' ]*", t):
-        return None
-    words = [w.strip("'") for w in t.split()]
-    words = [w for w in words if w]
-    for w in words:
-        if (len(w) == 1 and w not in ("a", "i")) or not re.search(r"[aeiouy]", w) or "''" in w:
-            return None
-        if w in _ABBREVIATIONS or (len(w) > 1 and w != "mix" and _ROMAN.fullmatch(w)):
-            return None
-    return " ".join(words) or None
-
-
-def load_wordnet_sentences(
-    wordnet_dir: Path = Path("/usr/share/wordnet"), min_words: int = 4, max_words: int = 20
-) -> list[str]:
-    """The double-quoted examples in WordNet glosses, normalised, min..max words, unique, sorted."""
-    check_text_source_allowed(wordnet_dir)
-    found: set[str] = set()
-    for pos in ("noun", "verb", "adj", "adv"):
-        path = Path(wordnet_dir) / f"data.{pos}"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: WordNet data file not found (install the Debian package wordnet-base)")
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("  "):  # license header
-                    continue
-                _, bar, gloss = line.partition(" | ")
-                for example in re.findall(r'"([^"]*)"', gloss) if bar else []:
-                    s = normalise_sentence(example)
-                    if s is not None and min_words <= len(s.split()) <= max_words:
-                        found.add(s)
-    return sorted(found)
-
-
-def split_of(sentence: str, dev_fraction: float = 0.05, test_fraction: float = 0.05) -> str:
-    """'train', 'dev' or 'test' from the SHA-1 of the sentence: stable across runs and machines."""
-    u = int.from_bytes(hashlib.sha1(sentence.encode("utf-8")).digest()[:8], "big") / 2.0**64
-    return "test" if u < test_fraction else "dev" if u < test_fraction + dev_fraction else "train"
 
 
 def synthesize(text: str, voice: str | Voice, rate: float = 1.0, pitch: float = 1.0) -> np.ndarray:
@@ -283,63 +213,6 @@ def make_babble_pool(sentences: list[str], cfg: SynthConfig, path: Path) -> np.n
     with atomic_output(path) as tmp:
         write_audio(tmp, pool, SAMPLE_RATE)
     return load_audio(path, SAMPLE_RATE)  # the 16-bit version, as a resumed run reads it
-
-
-def apply_condition(name: str, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One test utterance [S] under condition `name` (CONDITION_SETS); [S] with its peak <= 0.99.
-
-    test_reverb: a random room with RT60 0.3-0.9 s. test_phone: 300-3400 Hz at 8 kHz with
-    G.711 mu-law or A-law (half each), no external program. test_noise10: pink noise at
-    10 dB SNR against the active speech power.
-    """
-    if name == "test_reverb":
-        out = reverberate(wave, room_impulse_response(rng.uniform(0.3, 0.9), SAMPLE_RATE, rng))
-    elif name == "test_phone":
-        out = telephone_channel(wave, SAMPLE_RATE, law=("mulaw", "alaw")[int(rng.integers(2))])
-    elif name == "test_noise10":
-        noise = coloured_noise(len(wave), "pink", rng, SAMPLE_RATE)
-        out = add_noise(wave, noise, 10.0, active_power(wave, SAMPLE_RATE))
-    else:
-        raise ValueError(f"unknown condition set '{name}' (known: {', '.join(CONDITION_SETS)})")
-    peak = float(np.abs(out).max())
-    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
-
-
-def _condition_job(job: tuple[str, str, str, str, int]) -> None:
-    """Write one test utterance `utt` (audio `src`) under condition `name` to `path`."""
-    name, utt, src, path, seed = job
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), zlib.crc32(utt.encode())])
-    wave = apply_condition(name, load_audio(src, SAMPLE_RATE, utt=utt), rng)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(Path(path)) as tmp:
-        write_audio(tmp, wave, SAMPLE_RATE)
-
-
-def write_condition_sets(cfg: SynthConfig, audio_dir: Path, data_root: Path, nj: int = 1) -> None:
-    """Copies of data_root/test under each of cfg.condition_sets: audio in audio_dir/<name>/<spk>/,
-    Kaldi data dirs data_root/<name> with the test set's utterance ids, texts and speakers.
-
-    Each utterance's RNG is seeded by (cfg.seed, condition, utterance id): a rerun makes the
-    same files, for any nj, and skips those that exist.
-    """
-    test = read_datadir(data_root / "test")
-    unknown = [n for n in cfg.condition_sets if n not in CONDITION_SETS]
-    if unknown:
-        raise ValueError(f"unknown condition set '{unknown[0]}' (known: {', '.join(CONDITION_SETS)})")
-    sets = {name: DataDir() for name in cfg.condition_sets}
-    jobs = []
-    for name, data in sets.items():
-        for utt, src in test.wav_scp.items():
-            path = str((audio_dir / name / test.utt2spk[utt] / f"{utt}.flac").resolve())
-            if not Path(path).exists():
-                jobs.append((name, utt, src, path, cfg.seed))
-            data.wav_scp[utt], data.text[utt], data.utt2spk[utt] = path, test.text[utt], test.utt2spk[utt]
-    with multiprocessing.Pool(max(nj, 1), initializer=_worker_init) as pool:  # one torch thread each
-        for _ in pool.imap_unordered(_condition_job, jobs, chunksize=8):
-            pass
-    for name, data in sets.items():
-        write_datadir(data_root / name, data)
-        log.info("wrote %s: %d utterances (test under condition %s)", data_root / name, len(data.wav_scp), name)
 
 
 def utterance_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -479,7 +352,7 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
         write_datadir(data_root / split, data)
         log.info("wrote %s: %d utterances, %d speakers", data_root / split, len(data.wav_scp), len(data.spk2utt))
     if cfg.condition_sets and cfg.num_test > 0:
-        write_condition_sets(cfg, audio_dir, data_root, nj=nj)
+        write_condition_sets(cfg.condition_sets, cfg.seed, audio_dir, data_root, nj=nj)
 
 
 def get_parser() -> argparse.ArgumentParser:

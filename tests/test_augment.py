@@ -212,7 +212,8 @@ def test_condition_sets_are_deterministic_copies_of_test(tmp_path) -> None:
     import soundfile as sf
 
     from asr.data.datadir import DataDir, read_datadir, write_datadir
-    from data_prep.synth_en import CONDITION_SETS, SynthConfig, write_condition_sets
+    from data_prep.synth_conditions import CONDITION_SETS, write_condition_sets
+    from data_prep.synth_en import SynthConfig
 
     test = DataDir()
     for i in range(3):
@@ -224,7 +225,7 @@ def test_condition_sets_are_deterministic_copies_of_test(tmp_path) -> None:
     write_datadir(tmp_path / "data" / "test", test)
     cfg = SynthConfig()
     assert list(cfg.condition_sets) == list(CONDITION_SETS) == ["test_reverb", "test_phone", "test_noise10"]
-    write_condition_sets(cfg, tmp_path / "corpus", tmp_path / "data")
+    write_condition_sets(cfg.condition_sets, cfg.seed, tmp_path / "corpus", tmp_path / "data")
     audio = {}
     for name in CONDITION_SETS:
         data = read_datadir(tmp_path / "data" / name)
@@ -242,7 +243,7 @@ def test_condition_sets_are_deterministic_copies_of_test(tmp_path) -> None:
     # deterministic: a deleted file is made again, identical; the others are kept
     first = read_datadir(tmp_path / "data" / "test_reverb").wav_scp[test.utts[0]]
     Path(first).unlink()
-    write_condition_sets(cfg, tmp_path / "corpus", tmp_path / "data")
+    write_condition_sets(cfg.condition_sets, cfg.seed, tmp_path / "corpus", tmp_path / "data")
     assert np.array_equal(sf.read(first, dtype="float32")[0], audio["test_reverb"][test.utts[0]])
     with pytest.raises(ValueError, match="unknown condition set 'test_snow'"):
-        write_condition_sets(SynthConfig(condition_sets=["test_snow"]), tmp_path / "corpus", tmp_path / "data")
+        write_condition_sets(["test_snow"], 0, tmp_path / "corpus", tmp_path / "data")

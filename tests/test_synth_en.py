@@ -19,11 +19,8 @@ from data_prep.synth_en import (
     SynthConfig,
     augment,
     coloured_noise,
-    load_wordnet_sentences,
-    normalise_sentence,
     plan_corpus,
     prepare_synth_en,
-    split_of,
     synthesize,
     utterance_rng,
 )
@@ -39,6 +36,7 @@ from data_prep.tts_engines import (
     synth_espeak,
     synth_festival,
 )
+from data_prep.wordnet_text import load_wordnet_sentences, normalise_sentence, split_of
 
 WORDNET = Path("/usr/share/wordnet")
 needs_wordnet = pytest.mark.skipif(not (WORDNET / "data.noun").is_file(), reason="WordNet (wordnet-base) not installed")

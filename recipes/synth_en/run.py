@@ -30,9 +30,9 @@ from asr.fileio import atomic_write_lines
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import DecodingConfig, ModelStagesConfig
 from asr.recipe.table import model_stages
-from data_prep.lm_text import synth_lm_sentences
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
+from data_prep.wordnet_text import synth_lm_sentences
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -50,7 +50,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         prepare_synth_en(work / "corpus", data, cfg.corpus, nj=cfg.nj)
         for s in ["train", *cfg.decode_sets]:
             read_datadir(data / s)
-        # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/lm_text.py)
+        # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/wordnet_text.py)
         (data / "local").mkdir(exist_ok=True)
         atomic_write_lines(data / "local" / "lm_text.txt", synth_lm_sentences(Path(cfg.corpus.wordnet_dir)))
 

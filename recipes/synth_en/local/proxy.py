@@ -62,7 +62,8 @@ def write_configs(out: Path) -> None:
 
 
 def write_sentences(out: Path) -> None:
-    from data_prep.synth_en import SynthConfig, load_wordnet_sentences
+    from data_prep.synth_en import SynthConfig
+    from data_prep.wordnet_text import load_wordnet_sentences
 
     c = SynthConfig()
     out.parent.mkdir(parents=True, exist_ok=True)
