@@ -11,7 +11,12 @@ device, for:
 each in fp32, and on CUDA also with bf16 autocast (the recipe's default there: train.amp auto).
 
     .venv/bin/python benchmarks/train_speed.py --threads 1            # CPU, one thread
+    .venv/bin/python benchmarks/train_speed.py --procs 1 2            # ours, data-parallel over 1 and 2 processes
     python3 benchmarks/train_speed.py --device cuda                    # a GPU machine
+
+--procs N times the training code's own CPU data parallelism (asr.nn.train with train.num_procs, or
+torchrun on the CPU): N one-thread gloo processes, each on its share of the global batch, gradients
+summed in one flat all-reduce per step (asr.nn.train._sync_grads).
 """
 
 from __future__ import annotations
@@ -75,6 +80,55 @@ def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, 
     return steps * batch * frames * 0.01 / wall
 
 
+def _ddp_worker(rank: int, world: int, init: str, cfg: ModelConfig, batch: int, frames: int, steps: int, out) -> None:
+    import torch.distributed as dist
+
+    from asr.nn.train import _sync_grads
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = BiLSTMCTC(cfg).train()
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    mine = len(range(rank, batch, world))
+    feats, lengths = torch.randn(mine, frames, cfg.input_dim), torch.full((mine,), frames)
+    targets, tlens = torch.randint(1, cfg.vocab_size, (mine, frames // 12)), torch.full((mine,), frames // 12)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        lp, ol = model(feats, lengths)
+        nn.functional.ctc_loss(lp.transpose(0, 1), targets, ol, tlens, zero_infinity=True, reduction="sum").backward()
+        if world > 1:
+            _sync_grads(params)
+        opt.step()
+
+    for _ in range(2):
+        step()
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    dist.barrier()
+    if rank == 0:
+        out.put(steps * batch * frames * 0.01 / (time.perf_counter() - t0))
+    dist.destroy_process_group()
+
+
+def time_data_parallel(cfg: ModelConfig, procs: int, batch: int, frames: int, steps: int) -> float:
+    """Seconds of audio per second with `procs` one-thread gloo processes sharing each global batch."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.SimpleQueue()
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_ddp_worker, args=(procs, f"file://{tmp}/init", cfg, batch, frames, steps, out),
+                           nprocs=procs, join=True, start_method="spawn")
+    return out.get()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="recipes/synth_en/conf/default.yaml", help="recipe config whose model section is timed")
@@ -83,6 +137,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="utterance length in seconds (default: 3, the corpus's mean)")
     ap.add_argument("--max-frames", type=int, default=0, help="padded frames per batch (default: the config's train.max_frames)")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per variant (default: 5)")
+    ap.add_argument("--procs", type=int, nargs="*", default=[],
+                    help="instead: time ours data-parallel over each of these numbers of one-thread CPU processes")
     args = ap.parse_args()
 
     import yaml
@@ -93,6 +149,13 @@ def main() -> None:
     max_frames = args.max_frames or int(raw.get("train", {}).get("max_frames", 5000))
     frames = int(args.seconds * 100)
     batch = max(1, max_frames // frames)
+    if args.procs:
+        print(f"model {cfg.layers}x{cfg.hidden} stack {cfg.stack}; global batch {batch} x {args.seconds} s; "
+              f"CPU data parallel ({torch.get_num_threads()} cores seen)")
+        for n in args.procs:
+            speed = time_data_parallel(cfg, n, batch, frames, args.steps)
+            print(f"{n} process(es) of 1 thread: {speed:8.0f}x real time")
+        return
     device = pick_device(args.device)
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = bool(raw.get("train", {}).get("mkldnn_lstm", True))

@@ -72,3 +72,14 @@ def test_zero_length_utterance_is_left_alone():
     feats = torch.randn(2, 8, 4)
     out = spec_augment(feats, torch.tensor([8, 0]), WIDE, torch.Generator().manual_seed(0))
     assert torch.equal(out[1], feats[1])
+
+
+def test_per_utterance_seeds_mask_an_utterance_alike_in_any_batch():
+    from asr.data.specaug import utterance_seed
+
+    feats, lengths = torch.randn(3, 50, 20), torch.tensor([50, 40, 30])
+    seeds = [utterance_seed(1, 2, u) for u in ("a", "b", "c")]
+    together = spec_augment(feats, lengths, WIDE, seeds=seeds)
+    alone = spec_augment(feats[1:2], lengths[1:2], WIDE, seeds=seeds[1:2])
+    assert torch.equal(together[1], alone[0]) and not torch.equal(together[1], feats[1])
+    assert utterance_seed(1, 2, "b") != utterance_seed(1, 3, "b")  # new masks every epoch

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from asr.data.batching import Batch, FeatureSet, bucket_batches
-from asr.data.specaug import SpecAugConfig, spec_augment
+from asr.data.specaug import SpecAugConfig, spec_augment, utterance_seed
 from asr.data.tokens import TokenTable
 from asr.decoding.decoders import GreedyDecoder
 from asr.decoding.loop import decode_batches, feature_batches
@@ -50,9 +50,10 @@ class TrainConfig:
     seed: int = 1
     num_threads: int = 0  # CPU intra-op threads; 0 = all cores
     mkldnn_lstm: bool = True  # oneDNN LSTM on CPU (measured faster here on our shapes)
-    save_every_minutes: float = 5.0  # mid-epoch resume checkpoint period
+    save_every_minutes: float = 5.0  # mid-epoch resume checkpoint period...
+    save_every_steps: int = 0  # ...and/or every this many updates (0: by time only)
     average_last: int = 2  # model.pt = average of the last N epoch checkpoints
-    num_procs: int = 1  # CPU data-parallel processes (one thread each); ignored on CUDA
+    num_procs: int = 1  # CPU data-parallel processes (one thread each); ignored on CUDA and under torchrun
     amp: str = "auto"  # auto: bf16 autocast on CUDA (if the GPU supports it), fp32 on CPU; bf16; none
     sortagrad_epochs: int = 0  # the first N epochs visit batches shortest-first (SortaGrad, DeepSpeech2)
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
@@ -171,6 +172,16 @@ def _sync_grads(params: list[torch.nn.Parameter]) -> None:
         offset += n
 
 
+def _all_reduce_cpu(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Sum a small CPU tensor over the group (nccl reduces only GPU tensors)."""
+    if dist.get_backend() == "nccl":
+        t = t.to(device)
+        dist.all_reduce(t)
+        return t.cpu()
+    dist.all_reduce(t)
+    return t
+
+
 def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
     """Rank 0 writes this module's INFO messages to exp_dir/train.log (and, in a spawned worker, to stderr)."""
     if rank != 0:
@@ -205,6 +216,16 @@ def train(
     every LSTM time step, processes synchronise once per batch.
     """
     exp_dir.mkdir(parents=True, exist_ok=True)
+    if dist.is_initialized():  # started by torchrun (asr.nn.distributed.init_torchrun): this process is one rank
+        rank, world = dist.get_rank(), dist.get_world_size()
+        for tensor in model.state_dict().values():  # every rank starts from rank 0's weights
+            dist.broadcast(tensor, src=0)
+        _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
+        dist.barrier()
+        if rank == 0:
+            _average_into_model_pt(exp_dir, cfg)
+        dist.barrier()
+        return exp_dir / "model.pt"
     world = cfg.num_procs if device.type == "cpu" else 1
     args = (world, exp_dir / f".ddp_init.{os.getpid()}", (model.cfg, model.state_dict()), train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
     if world > 1:
@@ -236,17 +257,25 @@ def _train_worker(
     if world > 1:
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
         torch.set_num_threads(1)
-    handler = _log_to(exp_dir, rank, world)
     model = BiLSTMCTC(model_spec[0])  # rebuilt from config + weights rather than unpickled
     model.load_state_dict(model_spec[1])
     try:
-        _train_loop(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
+        _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _run_rank(rank: int, world: int, model: BiLSTMCTC, *args) -> None:
+    """The training loop of one rank, with rank 0 logging to exp_dir/train.log."""
+    exp_dir = args[-2]
+    handler = _log_to(exp_dir, rank, world)
+    try:
+        _train_loop(rank, world, model, *args)
     finally:
         if handler is not None:
             log.removeHandler(handler)
             handler.close()
-        if world > 1:
-            dist.destroy_process_group()
 
 
 def _train_loop(
@@ -294,7 +323,6 @@ def _train_loop(
         log.info("training on %s (%s) with %d process(es), %d batches per epoch", device, "bf16 autocast" if bf16 else "fp32",
                  world, steps_per_epoch)
 
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + start_epoch * 7 + start_batch + 7919 * rank)
     for epoch in range(start_epoch, cfg.epochs + 1):
         shuffle = epoch > cfg.sortagrad_epochs
         batches = bucket_batches(lengths, max_frames, shuffle=shuffle, seed=cfg.seed * 100003 + epoch)
@@ -316,19 +344,21 @@ def _train_loop(
             stats = torch.zeros(3, dtype=torch.float64)  # loss sum, tokens, frames
             if mine:
                 batch = train_set.batch(mine)
-                batch.feats = spec_augment(batch.feats, batch.feat_lengths, cfg.specaug, gen)
+                seeds = [utterance_seed(cfg.seed, epoch, u) for u in mine]
+                batch.feats = spec_augment(batch.feats, batch.feat_lengths, cfg.specaug, seeds=seeds)
                 loss, ntok = compute_loss(model, batch, device, bf16)
                 (loss / max(1, batch_tokens)).backward()
                 stats += torch.tensor([loss.item(), ntok, int(batch.feat_lengths.sum())], dtype=torch.float64)
             if world > 1:
                 _sync_grads(params)
-                dist.all_reduce(stats)
+                stats = _all_reduce_cpu(stats, device)
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             step += 1
             tot_loss, tot_tokens, audio_frames = tot_loss + stats[0].item(), tot_tokens + int(stats[1]), audio_frames + int(stats[2])
             bar.set_postfix(loss=f"{tot_loss / max(1, tot_tokens):.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
-            if rank == 0 and time.time() - last_save > cfg.save_every_minutes * 60:
+            due = cfg.save_every_steps > 0 and step % cfg.save_every_steps == 0
+            if rank == 0 and (due or time.time() - last_save > cfg.save_every_minutes * 60):
                 totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": time.time() - t0}
                 save_atomic(_training_state(model, opt, epoch, bi + 1, step, history, totals), last)
                 last_save = time.time()

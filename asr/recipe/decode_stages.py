@@ -13,6 +13,7 @@ uses), so `asr transcribe --pause-seconds 0 --format ctm data/<set>/wav.scp` wri
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import time
@@ -33,6 +34,7 @@ from asr.decoding.loop import (
     feature_batches,
 )
 from asr.fileio import atomic_write_text
+from asr.nn.distributed import barrier, rank, world_size
 from asr.nn.modeldir import ModelDir
 from asr.recipe.results import lm_decoding_notes, write_results
 from asr.recipe.stages import DecodingConfig, require
@@ -58,17 +60,17 @@ def write_decode_dir(out: Path, transcripts: dict[str, Transcript]) -> None:
 
 
 def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfig], max_frames: int,
-               emissions: list | None = None) -> dict[str, dict[str, Transcript]]:
+               shard: tuple[int, int] = (0, 1)) -> dict[str, dict[str, Transcript]]:
     """Decode one data dir with every named decoder -> {name: {utt: Transcript with timed words}}.
 
-    The model runs once (its DecodedBatches are appended to `emissions` when a list is given)."""
+    The model runs once per batch. shard (k, n): only the utterances k, k+n, k+2n... in sorted order."""
     built = {name: build_decoder(cfg, rec.tokens, rec.model_dir) for name, cfg in decoders.items()}
     audio = UtteranceAudio(data_dir, rec.fbank_cfg.sample_rate)
+    feats = FeatureSet(data_dir)
+    feats.lengths = {u: feats.lengths[u] for u in sorted(feats.lengths)[shard[0]::shard[1]]}
     out: dict[str, dict[str, Transcript]] = {name: {} for name in built}
-    for batch in decode_batches(rec.model, feature_batches(FeatureSet(data_dir), max_frames), built, rec.device,
+    for batch in decode_batches(rec.model, feature_batches(feats, max_frames), built, rec.device,
                                 progress=True, desc=f"decode {data_dir.name}"):
-        if emissions is not None:
-            emissions.append(batch)
         for i, utt in enumerate(batch.utts):
             wave = audio[utt]
             for name, hyps in batch.hyps.items():
@@ -79,17 +81,41 @@ def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfi
 
 
 def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, decoders: dict[str, DecoderConfig],
-                 max_frames: int = 40000) -> None:
+                 max_frames: int = 40000, all_ranks: bool = False) -> None:
     """exp/model.pt, data/<set>/feats.scp -> exp/decode_<set>_<name>/{text,hyp.trn,ctm} for each named decoder.
 
-    Relative LM and lexicon paths resolve against exp/."""
+    Relative LM and lexicon paths resolve against exp/. all_ranks: every rank of a torchrun group
+    calls this (stage 5 is a distributed stage); each decodes every world-th utterance and rank 0
+    writes the merged set, the same files one process writes."""
     require(exp / ModelDir.WEIGHTS, *(data / s / "feats.scp" for s in sets))
     rec = load_recognizer(exp, str(device))
+    me, world = (rank(), world_size()) if all_ranks else (0, 1)
     for s in sets:
         t0 = time.time()
-        for name, transcripts in decode_set(rec, data / s, decoders, max_frames).items():
-            write_decode_dir(exp / f"decode_{s}_{name}", transcripts)
+        decoded = decode_set(rec, data / s, decoders, max_frames, shard=(me, world))
+        if world > 1:  # under torchrun each rank decodes a shard; rank 0 writes the whole set
+            decoded = _gather_on_rank0(decoded, exp / f".decode_{s}", me, world)
+        if me == 0:
+            for name, transcripts in decoded.items():
+                write_decode_dir(exp / f"decode_{s}_{name}", transcripts)
         log.info("decoded %s with %s in %.1f s", s, ", ".join(decoders), time.time() - t0)
+
+
+def _gather_on_rank0(decoded: dict[str, dict[str, Transcript]], tmp: Path, me: int, world: int) -> dict:
+    """Every rank's {name: {utt: Transcript}} merged on rank 0 (through JSON-lines shard files in `tmp`)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"decoder": name, **t.to_dict()}) for name, ts in decoded.items() for t in ts.values()]
+    atomic_write_text(tmp / f"rank{me}.jsonl", "".join(line + "\n" for line in lines))
+    barrier()
+    merged: dict[str, dict[str, Transcript]] = {name: {} for name in decoded}
+    if me == 0:
+        for r in range(world):
+            for line in (tmp / f"rank{r}.jsonl").read_text(encoding="utf-8").splitlines():
+                d = json.loads(line)
+                merged[d.pop("decoder")][d["id"]] = Transcript.from_dict(d)
+        shutil.rmtree(tmp)
+    barrier()
+    return merged
 
 
 def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, cfg: DecodingConfig, tune_set: str = "dev") -> None:

@@ -24,6 +24,7 @@ class Stage:
     number: int
     name: str
     run: Callable[[], None]
+    distributed: bool = False  # under torchrun every rank runs it (training); otherwise rank 0 alone
 
 
 def marker_path(marker_dir: Path, stage: Stage) -> Path:
@@ -40,6 +41,14 @@ def stage_seconds(marker_dir: Path) -> dict[str, float]:
 
 
 def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, force: bool = False) -> None:
+    """Run stages first..last, skipping those with a marker (unless force).
+
+    In a torchrun process group (asr.nn.distributed) a `distributed` stage runs on every rank and any
+    other on rank 0 alone; rank 0 writes the markers, and every rank waits for the others after each stage.
+    """
+    from asr.nn.distributed import barrier, rank
+
+    main = rank() == 0
     marker_dir.mkdir(parents=True, exist_ok=True)
     for stage in stages:
         if not first <= stage.number <= last:
@@ -50,9 +59,12 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
             continue
         log.info("==== stage %d: %s ====", stage.number, stage.name)
         t0 = time.time()
-        stage.run()
+        if main or stage.distributed:
+            stage.run()
         seconds = time.time() - t0
-        marker.write_text(json.dumps({"number": stage.number, "name": stage.name, "seconds": round(seconds, 1)}))
+        if main:
+            marker.write_text(json.dumps({"number": stage.number, "name": stage.name, "seconds": round(seconds, 1)}))
+        barrier()
         log.info("stage %d (%s) done in %.1f s", stage.number, stage.name, seconds)
 
 
@@ -63,13 +75,14 @@ def add_stage_args(parser: argparse.ArgumentParser, stages: list[Stage]) -> None
     parser.add_argument("--force", action="store_true", help="rerun the selected stages even if they are marked done")
 
 
-def setup_logging(log_file: Path | None = None, verbose: bool = False) -> None:
+def setup_logging(log_file: Path | None = None, verbose: bool = False, quiet: bool = False) -> None:
+    """Log to stderr (and `log_file`); `quiet` (a torchrun rank other than 0): warnings only."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         handlers=handlers,
@@ -104,6 +117,7 @@ def recipe_main(
     from asr.config import load_yaml
     from asr.device import pick_device, set_threads
     from asr.errors import AsrError
+    from asr.nn.distributed import init_torchrun, torchrun_env
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="conf/default.yaml",
@@ -127,9 +141,13 @@ def recipe_main(
         sys.exit(f"error: {e}")
     work = Path(args.work_dir).resolve()
     exp = work / "exp" / cfg.tag
-    setup_logging(exp / "run.log", args.verbose)
-    set_threads(cfg.train.num_threads)
     device = pick_device(args.device)
+    env = torchrun_env()
+    if env is not None:  # started by torchrun: join its process group; rank 0 alone logs to run.log
+        env, device = init_torchrun(device)
+    setup_logging(exp / "run.log" if env is None or env.rank == 0 else None, args.verbose,
+                  quiet=env is not None and env.rank != 0)
+    set_threads(cfg.train.num_threads)
     words = sys.argv if argv is None else [str(recipe_dir / "run.py"), *argv]
     command = " ".join(shlex.quote(a) for a in [sys.executable, *words])
     log.info("config %s, work dir %s, device %s", config_path, work, device)

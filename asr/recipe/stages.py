@@ -48,6 +48,7 @@ from asr.decoding.lm import (
     write_lexicon,
 )
 from asr.errors import MissingInputError
+from asr.nn.distributed import barrier, rank
 from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.nn.modeldir import ModelDir
 from asr.nn.train import TrainConfig, train
@@ -200,12 +201,15 @@ def train_stage(
     data: Path, exp: Path, model_cfg: ModelConfig, fbank_cfg: FbankConfig, train_cfg: TrainConfig, device: torch.device
 ) -> None:
     require(data / "train" / "feats.scp", data / "dev" / "feats.scp", data / "lang" / "tokens.txt", data / "train" / "cmvn.stats")
-    exp.mkdir(parents=True, exist_ok=True)
     table = read_tokens(data / "lang" / "tokens.txt")
     model_cfg.vocab_size, model_cfg.input_dim = len(table), fbank_cfg.num_mel_bins
-    ModelDir(exp).write_config(model_cfg, fbank_cfg)
-    shutil.copy(data / "lang" / "tokens.txt", exp / ModelDir.TOKENS)
-    shutil.copy(data / "train" / "cmvn.stats", exp / ModelDir.CMVN)
+    if rank() == 0:  # under torchrun the other ranks train too, but only rank 0 writes
+        exp.mkdir(parents=True, exist_ok=True)
+        ModelDir(exp).write_config(model_cfg, fbank_cfg)
+        shutil.copy(data / "lang" / "tokens.txt", exp / ModelDir.TOKENS)
+        shutil.copy(data / "train" / "cmvn.stats", exp / ModelDir.CMVN)
+    barrier()
+    torch.manual_seed(train_cfg.seed)  # the initial weights: the same on every rank and in every run
     model = BiLSTMCTC(model_cfg)
     mean, istd = read_cmvn(exp / ModelDir.CMVN).mean_istd()
     model.cmvn.mean.copy_(torch.from_numpy(mean))
