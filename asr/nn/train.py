@@ -218,6 +218,7 @@ def train(
     exp_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_initialized():  # started by torchrun (asr.nn.distributed.init_torchrun): this process is one rank
         rank, world = dist.get_rank(), dist.get_world_size()
+        model.to(device)  # nccl broadcasts GPU tensors only
         for tensor in model.state_dict().values():  # every rank starts from rank 0's weights
             dist.broadcast(tensor, src=0)
         _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
