@@ -1,4 +1,4 @@
-"""Tests for data_prep/timit.py and asr/phones.py on a fixture with TIMIT's LDC layout:
+"""Tests for data_prep/timit.py and data_prep/timit_phones.py on a fixture with TIMIT's LDC layout:
 upper- and lower-case trees, SPHERE audio, the standard sets, 61 -> 48 -> 39 folding and PER."""
 
 from __future__ import annotations
