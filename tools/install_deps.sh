@@ -23,9 +23,8 @@ if [ "$(id -u)" = "0" ]; then
   export DEBIAN_FRONTEND=noninteractive
   # Enable contrib and non-free on the Debian archive (deb822 *.sources or a one-line sources.list).
   for f in /etc/apt/sources.list.d/*.sources; do
-    if [ -f "$f" ] && grep -q '^Components: main$' "$f"; then
-      sed -i 's/^Components: main$/Components: main contrib non-free/' "$f"
-    fi
+    # any Components line without contrib (e.g. "main" or "main non-free-firmware") gains contrib non-free
+    [ -f "$f" ] && sed -i -E '/^Components:/{/ contrib( |$)/!s/^Components: main( |$)/Components: main contrib non-free\1/}' "$f"
   done
   if [ -f /etc/apt/sources.list ]; then
     sed -i -E '/^deb .*debian/{/ contrib/!s/ main( |$)/ main contrib non-free\1/}' /etc/apt/sources.list
