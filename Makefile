@@ -6,10 +6,16 @@ STAMP   := $(VENV)/.installed
 CONFIG  ?= conf/default.yaml
 ARGS    ?=
 
-.PHONY: demo test deps venv clean-demo
+.PHONY: demo test model deps venv clean-demo
 
 demo: deps venv
 	$(PY) recipes/synth_en/run.py --config $(CONFIG) $(ARGS)
+
+# models/en_synth (the model `asr transcribe` uses without --model): the default recipe, then its
+# export with float16 weights and a gzipped LM (about 20 MB). CONFIG=conf/full.yaml for the larger run.
+model: demo
+	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('recipes/synth_en/$(CONFIG)'))['tag'])") \
+	    models/en_synth --half --gzip-lm --force
 
 test: deps venv
 	$(PY) -m pytest -q tests $(ARGS)

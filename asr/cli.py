@@ -34,8 +34,9 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="audio files, folders (searched recursively for audio extensions) or Kaldi wav.scp files "
                    "(name ending in .scp; `<utt> <path>` or `<utt> <command> |` lines)")
-    p.add_argument("--model", required=True, metavar="DIR",
-                   help="model directory: one made by `asr export`, or a recipe's exp/<tag> (config.yaml, tokens.txt, model.pt)")
+    p.add_argument("--model", metavar="DIR",
+                   help="model directory: one made by `asr export`, or a recipe's exp/<tag> (config.yaml, tokens.txt, "
+                   "model.pt). Default: the repository's models/en_synth (trained on synthetic speech only; see its README.md)")
     p.add_argument("--format", default="text", choices=FORMATS,
                    help="text: `file<TAB>text`; jsonl: one JSON object per input with words, times and confidences; "
                    "kaldi: a Kaldi `text` file (`utt words...`); ctm: `utt 1 start duration word confidence` "
@@ -82,6 +83,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("exp_dir", metavar="EXP_DIR", help="experiment directory, e.g. recipes/synth_en/exp/bilstm")
     p.add_argument("out_dir", metavar="OUT_DIR", help="where to write the model directory")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
+    p.add_argument("--half", action="store_true",
+                   help="store the weights as float16: half the bytes, loaded back into the float32 model (CMVN stays float32)")
+    p.add_argument("--gzip-lm", action="store_true", help="store the word LM as lm.arpa.gz (decoders read it as it is)")
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
@@ -170,6 +174,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"asr transcribe: error: --format {args.format} needs word timings; drop --no-timestamps", file=sys.stderr)
         return 2
     set_threads(args.threads)
+    if args.model is None:
+        from asr.transcribe.bundled import bundled_model_dir
+
+        args.model = bundled_model_dir()
     rec = load_recognizer(args.model, args.device, decoder_config(
         args.model, args.decoder, args.lm, args.lexicon, args.no_lexicon,
         beam=args.beam, lm_weight=args.lm_weight, word_score=args.word_score,
@@ -232,7 +240,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from asr.transcribe.export import export_model
 
-    out = export_model(args.exp_dir, args.out_dir, force=args.force)
+    out = export_model(args.exp_dir, args.out_dir, force=args.force, half=args.half, gzip_lm=args.gzip_lm)
     print(f"asr export: wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
     return 0
 

@@ -180,3 +180,17 @@ def test_ctrl_c_keeps_what_was_written_and_exits_130(digit_model_dir, spoken, tm
     assert code == 130
     assert "interrupted after 2 of 3" in capsys.readouterr().err
     assert sorted(p.name for p in out_dir.iterdir()) == ["u0.kaldi.txt", "u1.kaldi.txt"]
+
+
+def test_without_model_the_bundled_model_is_used_or_named(digit_model_dir, spoken, tmp_path, capsys, monkeypatch):
+    from asr.transcribe import bundled
+
+    wav = tmp_path / "a.wav"
+    sf.write(str(wav), spoken[0].wave, 16000)
+    monkeypatch.setattr(bundled, "BUNDLED_MODEL", tmp_path / "models" / "en_synth")
+    assert main(["transcribe", "--device", "cpu", str(wav)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "models" / "en_synth") in err and "--model" in err
+    monkeypatch.setattr(bundled, "BUNDLED_MODEL", digit_model_dir)
+    assert main(["transcribe", "--device", "cpu", "--decoder", "greedy", str(wav)]) == 0
+    assert capsys.readouterr().out.strip().endswith("three one four")

@@ -130,3 +130,40 @@ def test_dropout_only_in_training_mode():
     model.train()
     c, _ = model(x, lengths)
     assert not torch.allclose(a, c)
+
+
+@pytest.mark.parametrize("stack", [2, 3, 4])
+def test_conv_frontend_shapes_match_stacking(stack):
+    lengths = torch.tensor([10, 7, 1, 9])
+    x = torch.randn(4, 10, 4)
+    conv, n_conv = _model(frontend="conv", conv_channels=3, stack=stack)(x, lengths)
+    _, n_stack = _model(stack=stack)(x, lengths)
+    assert conv.shape == (4, math.ceil(10 / stack), 7)
+    assert n_conv.tolist() == n_stack.tolist()
+
+
+def test_conv_frontend_output_dim_for_odd_feature_sizes():
+    for dim in (1, 4, 13, 80):
+        model = _model(frontend="conv", conv_channels=2, input_dim=dim)
+        log_probs, _ = model(torch.randn(1, 6, dim), torch.tensor([6]))
+        assert log_probs.shape == (1, 2, 7)
+
+
+def test_conv_frontend_ignores_padding_and_batch_mates():
+    """Frames past a length are zeroed before each convolution: alone == in a batch, whatever the padding holds."""
+    model = _model(frontend="conv", conv_channels=3, hidden=6)
+    x = torch.randn(3, 14, 4)
+    lengths = torch.tensor([14, 8, 5])
+    noisy = x.clone()
+    noisy[1, 8:] = torch.randn(6, 4) * 100
+    noisy[2, 5:] = torch.randn(9, 4) * 100
+    batched, out_lengths = model(noisy, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        alone, m = model(x[i : i + 1, :n], lengths[i : i + 1])
+        torch.testing.assert_close(batched[i, : int(m)], alone[0], atol=1e-5, rtol=1e-5)
+        assert int(m) == int(out_lengths[i])
+
+
+def test_unknown_frontend_is_refused():
+    with pytest.raises(ValueError, match="frontend"):
+        _model(frontend="transformer")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
 from asr.data.specaug import SpecAugConfig, spec_augment
@@ -83,3 +86,33 @@ def test_per_utterance_seeds_mask_an_utterance_alike_in_any_batch():
     alone = spec_augment(feats[1:2], lengths[1:2], WIDE, seeds=seeds[1:2])
     assert torch.equal(together[1], alone[0]) and not torch.equal(together[1], feats[1])
     assert utterance_seed(1, 2, "b") != utterance_seed(1, 3, "b")  # new masks every epoch
+
+
+def test_warp_moves_a_formant_by_the_factor():
+    """A peak at bin 40 of 80 (about 1.9 kHz) moves up for alpha > 1 and down for alpha < 1, by about alpha in Hz."""
+    from asr.data.specaug import warp_mel_axis
+
+    feats = torch.zeros(3, 80)
+    feats[:, 40] = 1.0
+    mel = lambda f: 1127.0 * math.log1p(f / 700.0)  # noqa: E731
+    inv = lambda m: 700.0 * math.expm1(m / 1127.0)  # noqa: E731
+    lo, hi = mel(20.0), mel(8000.0)
+    hz = lambda b: inv(lo + (b + 1) * (hi - lo) / 81)  # noqa: E731
+    for alpha in (0.9, 1.0, 1.1):
+        out = warp_mel_axis(feats, alpha)
+        centre = float((out[0] * torch.arange(80)).sum() / out[0].sum())
+        assert hz(centre) == pytest.approx(hz(40) * alpha, rel=0.03)
+    torch.testing.assert_close(warp_mel_axis(feats, 1.0), feats)
+
+
+def test_warp_is_drawn_per_utterance_and_only_when_asked():
+    feats, lengths = _feats()
+    none = SpecAugConfig(num_freq_masks=0, num_time_masks=0)
+    assert torch.equal(spec_augment(feats, lengths, none, seeds=[1, 2, 3]), feats)
+    always = SpecAugConfig(num_freq_masks=0, num_time_masks=0, warp_prob=1.0, max_warp=0.1)
+    out = spec_augment(feats, lengths, always, seeds=[1, 2, 3])
+    for i, n in enumerate(lengths.tolist()):
+        assert not torch.equal(out[i, :n], feats[i, :n])
+        assert torch.equal(out[i, n:], feats[i, n:])  # padding untouched
+    again = spec_augment(feats[1:2], lengths[1:2], always, seeds=[2])
+    assert torch.equal(again[0], out[1])

@@ -34,6 +34,7 @@ from asr.decoding.lm import (
     UNK,
     ArpaLM,
     SpellingModel,
+    plain_arpa_path,
     read_arpa,
     read_lexicon,
 )
@@ -119,7 +120,7 @@ class LexiconLMDecoder(_FlashlightDecoder):
             self.decoder = ctc_decoder(
                 lexicon=str(lexicon_path),
                 tokens=list(tokens.symbols),
-                lm=str(lm_path),
+                lm=str(plain_arpa_path(lm_path)),  # KenLM reads no gzip
                 nbest=cfg.nbest,
                 beam_size=cfg.lm_beam,
                 beam_size_token=cfg.beam_size_token or None,

@@ -17,8 +17,12 @@ utterance (see asr/decoding/flashlight.py).
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import io
 import math
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,18 +145,48 @@ class ArpaLM:
         return total
 
 
-def read_arpa(path: str | Path) -> ArpaLM:
-    """Read and check an ARPA file: header counts, sections, fields, <s>, </s> and <unk>.
-
-    Raises LMError naming the file and the 1-based line of the first problem.
-    """
-    path = Path(path)
+def _read_arpa_text(path: Path) -> str:
+    """The text of an ARPA file, gzip-compressed when its name ends in .gz."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return f.read()
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LMError(f"{path}: ARPA file not found") from None
     except UnicodeDecodeError as e:
         raise LMError(f"{path}: not valid UTF-8 ({e})") from None
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise LMError(f"{path}: cannot read ({e})") from None
+
+
+def plain_arpa_path(path: str | Path) -> Path:
+    """A path KenLM can open: `path` itself, or for `*.arpa.gz` a decompressed copy in the temp folder.
+
+    The copy is named by the SHA-1 of the compressed file, so it is made once per LM and never
+    stale; it is written atomically, so concurrent loaders never read half a file.
+    """
+    path = Path(path)
+    if path.suffix != ".gz":
+        return path
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    plain = Path(tempfile.gettempdir()) / f"asr-lm-{digest}.arpa"
+    if not plain.is_file():
+        fd, tmp = tempfile.mkstemp(dir=plain.parent, prefix=plain.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(_read_arpa_text(path))
+        os.replace(tmp, plain)
+    return plain
+
+
+def read_arpa(path: str | Path) -> ArpaLM:
+    """Read and check an ARPA file (gzip-compressed if named *.gz): header counts, sections, fields,
+    <s>, </s> and <unk>.
+
+    Raises LMError naming the file and the 1-based line of the first problem.
+    """
+    path = Path(path)
+    lines = _read_arpa_text(path).splitlines()
     declared: dict[int, int] = {}
     prob: dict[tuple[str, ...], float] = {}
     backoff: dict[tuple[str, ...], float] = {}

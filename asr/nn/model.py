@@ -2,6 +2,12 @@
 
     feats [N, T, D] --CMVN--> --stack x S--> [N, T/S, S*D] --BiLSTM x L--> [N, T/S, 2H or P]
           --Linear--> log-probs [N, T', V] with T' = ceil(T / S)
+
+With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
+    [N, 1, T, D] --conv 3x3, C ch, stride (1, 2), ReLU--> [N, C, T, D/2]
+                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
+Frames past an utterance's length are zeroed before each convolution, so a padded batch gives
+every utterance the output it gets alone (the exactness the BiLSTM layer keeps too).
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import torch.nn as nn
 @dataclass
 class ModelConfig:
     input_dim: int = 80  # feature dimension D
-    stack: int = 3  # frames concatenated per step (time subsampling factor S)
+    stack: int = 3  # time subsampling factor S: frames concatenated per step (or the conv's time stride)
+    frontend: str = "stack"  # stack (concatenate S frames) or conv (two 3x3 convolutions, see above)
+    conv_channels: int = 32  # conv front-end only: channels C of both convolutions
     hidden: int = 256  # LSTM cells per direction H
     layers: int = 3  # bidirectional LSTM layers L
     proj: int = 0  # if > 0, project each layer's 2H outputs down to this size (LSTMP-like)
@@ -75,16 +83,41 @@ def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int) -> tuple[to
     return x, torch.div(lengths + stack - 1, stack, rounding_mode="floor")
 
 
+FRONTENDS = ("stack", "conv")
+
+
+class ConvFrontend(nn.Module):
+    """Two 3x3 convolutions: [N, T, D] (zero past lengths) -> [N, ceil(T/S), C * ceil(ceil(D/2)/2)]."""
+
+    def __init__(self, input_dim: int, channels: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.conv1 = nn.Conv2d(1, channels, 3, stride=(1, 2), padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=(stride, 2), padding=1)
+        self.output_dim = channels * (((input_dim + 1) // 2 + 1) // 2)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.relu(self.conv1(x[:, None]))  # [N, C, T, D/2]
+        mask = torch.arange(y.shape[2], device=y.device)[None, :] < lengths[:, None]
+        y = torch.relu(self.conv2(y * mask[:, None, :, None]))  # [N, C, T/S, D/4]
+        n, c, t, f = y.shape
+        out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
+        return y.permute(0, 2, 1, 3).reshape(n, t, c * f), out_lengths
+
+
 class BiLSTMCTC(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.vocab_size <= 1:
             raise ValueError("ModelConfig.vocab_size must be set from tokens.txt (> 1)")
         self.cfg = cfg
+        if cfg.frontend not in FRONTENDS:
+            raise ValueError(f"ModelConfig.frontend must be one of {', '.join(FRONTENDS)}, got {cfg.frontend!r}")
         self.cmvn = GlobalCMVN(cfg.input_dim)
+        self.frontend = ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack) if cfg.frontend == "conv" else None
         self.lstms = nn.ModuleList()
         self.projs = nn.ModuleList()
-        in_dim = cfg.input_dim * cfg.stack
+        in_dim = self.frontend.output_dim if self.frontend is not None else cfg.input_dim * cfg.stack
         for _ in range(cfg.layers):
             self.lstms.append(BiLSTMLayer(in_dim, cfg.hidden))
             out_dim = 2 * cfg.hidden
@@ -100,7 +133,10 @@ class BiLSTMCTC(nn.Module):
         x = self.cmvn(feats)
         mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
         x = x * mask[..., None]  # padded frames are exactly zero after normalisation
-        x, out_lengths = stack_frames(x, lengths, self.cfg.stack)
+        if self.frontend is not None:
+            x, out_lengths = self.frontend(x, lengths)
+        else:
+            x, out_lengths = stack_frames(x, lengths, self.cfg.stack)
         for i, lstm in enumerate(self.lstms):
             x = lstm(x, out_lengths)
             if self.projs:

@@ -16,6 +16,7 @@ import torch
 
 from asr.data.audio import AudioError
 from asr.decoding.base import DecoderConfig
+from asr.transcribe.bundled import bundled_model_dir
 from asr.transcribe.pipeline import Pipeline
 from asr.transcribe.recognizer import Recognizer, load_recognizer
 from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
@@ -72,6 +73,11 @@ class Transcriber(Recognizer):
             self.decoder_cfg, self._decoder = saved
 
 
-def load_model(model_dir: str | Path, device: str | None = "auto", decoder: DecoderConfig | None = None) -> Transcriber:
-    """Load a model directory (see asr.transcribe.recognizer.load_recognizer) for transcription."""
+def load_model(
+    model_dir: str | Path | None = None, device: str | None = "auto", decoder: DecoderConfig | None = None
+) -> Transcriber:
+    """Load a model directory (see asr.transcribe.recognizer.load_recognizer) for transcription;
+    None: the repository's models/en_synth (asr.transcribe.bundled)."""
+    if model_dir is None:
+        model_dir = bundled_model_dir()
     return load_recognizer(model_dir, device, decoder, cls=Transcriber)

@@ -7,14 +7,17 @@
       model.pt       inference weights: a plain state dict of tensors (torch.load(weights_only=True))
       decoder.yaml   decoder defaults, when the experiment has them (else greedy)
       lm.arpa, lexicon.txt   what decoder.yaml refers to, copied in and referred to by name
+                     (lm.arpa.gz with gzip_lm: read_arpa and the KenLM decoder both take it)
       README.md      what the model is, how to use it, its RESULTS, and the files' SHA-256
 
-The directory is built in a temporary folder beside OUT_DIR, loaded back and run once, and
+With half=True the weights are stored as float16 (half the bytes; they load back into the float32
+model), except the CMVN buffers, which stay float32. The directory is built in a temporary folder beside OUT_DIR, loaded back and run once, and
 only then renamed into place: a failed export leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 from dataclasses import replace
@@ -39,7 +42,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _copy_decoder_files(exp: Path, tmp: Path) -> None:
+def _copy_decoder_files(exp: Path, tmp: Path, gzip_lm: bool = False) -> None:
     cfg = ModelDir(exp).read_decoder_config()
     if cfg is None:
         return
@@ -54,7 +57,13 @@ def _copy_decoder_files(exp: Path, tmp: Path) -> None:
                 raise ExportError(f"{exp / ModelDir.DECODER}: {name} file {src} is missing")
             continue  # a greedy/beam decoder.yaml may name LM files that were never made
         dest = ModelDir.LM if name == "lm" else ModelDir.LEXICON
-        shutil.copyfile(src, tmp / dest)
+        if name == "lm" and gzip_lm and src.suffix != ".gz":
+            dest += ".gz"
+            with open(src, "rb") as fin, gzip.GzipFile(tmp / dest, "wb", mtime=0) as fout:
+                shutil.copyfileobj(fin, fout)  # mtime=0: the same LM gives the same bytes
+        else:
+            dest = dest + ".gz" if src.suffix == ".gz" else dest
+            shutil.copyfile(src, tmp / dest)
         changes[name] = dest
     ModelDir(tmp).write_decoder_config(replace(cfg, **changes))
 
@@ -91,8 +100,17 @@ def _readme(exp: Path, out_name: str, files: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def export_model(exp_dir: str | Path, out_dir: str | Path, force: bool = False) -> Path:
+def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating-point weights as float16; the CMVN buffers (and integer tensors) unchanged."""
+    return {k: v.half() if v.is_floating_point() and not k.startswith("cmvn.") else v for k, v in state.items()}
+
+
+def export_model(
+    exp_dir: str | Path, out_dir: str | Path, force: bool = False, half: bool = False, gzip_lm: bool = False
+) -> Path:
     """Export EXP_DIR (a training or model directory) to OUT_DIR; returns OUT_DIR.
+
+    half: store the weights as float16; gzip_lm: store the LM as lm.arpa.gz (see the module docstring).
 
     Raises ExportError when a needed file is missing or does not load, or OUT_DIR exists and
     is not empty (unless force, which replaces it).
@@ -117,11 +135,12 @@ def export_model(exp_dir: str | Path, out_dir: str | Path, force: bool = False) 
             raise ExportError(f"{exp}: cannot load the model: {e}") from None
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ExportError(f"{exp / ModelDir.WEIGHTS}: not a state dict of tensors")
-        save_atomic({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp / ModelDir.WEIGHTS)
+        state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        save_atomic(_half(state) if half else state, tmp / ModelDir.WEIGHTS)
         for name in (ModelDir.CONFIG, ModelDir.TOKENS, ModelDir.CMVN):
             if (exp / name).is_file():
                 shutil.copyfile(exp / name, tmp / name)
-        _copy_decoder_files(exp, tmp)
+        _copy_decoder_files(exp, tmp, gzip_lm)
         _check_loads(tmp)
         files = sorted(p for p in tmp.iterdir() if p.is_file())
         (tmp / "README.md").write_text(_readme(exp, out.name, files), encoding="utf-8")
