@@ -256,3 +256,17 @@ def test_defaults_leave_the_blank_plateau_on_a_small_corpus(tmp_path, make_featu
     assert per_epoch >= 20
     old = TrainConfig(epochs=10, specaug=no_specaug, min_batches_per_epoch=1, max_warmup_fraction=1.0)
     assert dev_cer(old, "old") == 100.0
+
+
+def test_worker_processes_train_exactly_like_in_process_batches(tmp_path, sets):
+    """Batches read and SpecAugmented (masks and warp) in 2 worker processes give bit-identical weights."""
+    specaug = SpecAugConfig(max_freq_width=2, max_time_width=3, warp_prob=0.5, max_warp=0.1)
+    weights = {}
+    for workers in (0, 2):
+        exp = tmp_path / f"exp{workers}"
+        exp.mkdir()
+        _run(sets, exp, _cfg(2, num_workers=workers, specaug=specaug))
+        weights[workers] = load_state(exp / "model.pt")
+    assert weights[0].keys() == weights[2].keys()
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[2][name]), name

@@ -18,7 +18,8 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from asr.data.batching import Batch, FeatureSet, bucket_batches
-from asr.data.specaug import SpecAugConfig, spec_augment, utterance_seed
+from asr.data.loader import RankBatches, rank_batches
+from asr.data.specaug import SpecAugConfig
 from asr.data.tokens import TokenTable
 from asr.decoding.decoders import GreedyDecoder
 from asr.decoding.loop import decode_batches, feature_batches
@@ -56,6 +57,7 @@ class TrainConfig:
     num_procs: int = 1  # CPU data-parallel processes (one thread each); ignored on CUDA and under torchrun
     amp: str = "auto"  # auto: bf16 autocast on CUDA (if the GPU supports it), fp32 on CPU; bf16; none
     sortagrad_epochs: int = 0  # the first N epochs visit batches shortest-first (SortaGrad, DeepSpeech2)
+    num_workers: int = 0  # processes that read, pad and SpecAugment batches ahead of the loop (pinned on CUDA); 0: in-process
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
 
 
@@ -109,7 +111,7 @@ def use_bf16(amp: str, device: torch.device) -> bool:
 def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device, bf16: bool = False) -> tuple[torch.Tensor, int]:
     """Summed CTC loss over the batch (always fp32) and the number of target tokens."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        log_probs, out_lengths = model(batch.feats.to(device), batch.feat_lengths.to(device))
+        log_probs, out_lengths = model(batch.feats.to(device, non_blocking=True), batch.feat_lengths.to(device))
     return ctc_loss_sum(log_probs, out_lengths, batch), int(batch.target_lengths.sum())
 
 
@@ -334,19 +336,16 @@ def _train_loop(
         t0, last_save = time.time() - totals["seconds"], time.time()
         bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
                    disable=rank != 0)
-        for bi in bar:
-            utts = batches[bi]
+        made = rank_batches(RankBatches(train_set, batches, rank, world, cfg.specaug, cfg.seed, epoch), first,
+                            cfg.num_workers, pin_memory=device.type == "cuda")
+        for bi, batch in zip(bar, made):
             # Every process knows the whole batch's token count, so the per-token loss is exact.
-            batch_tokens = sum(len(train_set.targets[u]) for u in utts) if train_set.targets else 0
-            mine = utts[rank::world]
+            batch_tokens = sum(len(train_set.targets[u]) for u in batches[bi]) if train_set.targets else 0
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total_steps, cfg)
             opt.zero_grad(set_to_none=True)
             stats = torch.zeros(3, dtype=torch.float64)  # loss sum, tokens, frames
-            if mine:
-                batch = train_set.batch(mine)
-                seeds = [utterance_seed(cfg.seed, epoch, u) for u in mine]
-                batch.feats = spec_augment(batch.feats, batch.feat_lengths, cfg.specaug, seeds=seeds)
+            if batch is not None:
                 loss, ntok = compute_loss(model, batch, device, bf16)
                 (loss / max(1, batch_tokens)).backward()
                 stats += torch.tensor([loss.item(), ntok, int(batch.feat_lengths.sum())], dtype=torch.float64)
