@@ -57,6 +57,8 @@ def test_tiny_recipe_end_to_end(tmp_path):
         assert re.fullmatch(r"%WER \d+\.\d\d \[ \d+ / \d+, \d+ ins, \d+ del, \d+ sub \]\n", (dec / "wer").read_text())
     results = (exp / "RESULTS.md").read_text()
     assert "held out" in results and "| test | all |" in results
+    family = results.split("## Per voice family", 1)[1].split("## Per voice (speaker)", 1)[0]
+    assert "| espeak | seen |" in family and "| flite | seen |" in family  # WER per engine, seen and held out
 
     # A second run skips every finished stage.
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)

@@ -58,6 +58,37 @@ def _group_counts(r: ScoreResults, keep) -> tuple:
     return spks, w, c
 
 
+def voice_family(spk: str) -> str:
+    """The engine of a synthetic voice id (`festival-us1-mbrola` -> festival): its text up to the first '-'."""
+    return spk.split("-", 1)[0]
+
+
+def _family_table(scores: dict, labels: list[str], heldout: set[str]) -> list[str]:
+    """WER per voice family (engine), seen and held-out voices apart, per set: first and last decoder.
+
+    Empty when every speaker is its own family (real corpora) or there is only one family.
+    """
+    first, last = labels[0], labels[-1]
+    names = list(scores[first])
+    speakers = sorted({s for r in scores[first].values() for s in r.words.per_spk})
+    families = sorted({voice_family(s) for s in speakers})
+    if len(families) < 2 or len(families) == len(speakers):
+        return []
+    decoders = first if first == last else f"{first} / {last}"
+    out = ["", "## Per voice family", "", f"WER % per engine, {decoders}.", "",
+           "| family | voices | " + " | ".join(names) + " |", "|---" * (2 + len(names)) + "|"]
+    for fam in families:
+        for label, held in (("seen", False), ("held out", True)):
+            keep = lambda s, fam=fam, held=held: voice_family(s) == fam and (s in heldout) == held  # noqa: E731
+            cells = []
+            for n in names:
+                per = [_group_counts(scores[lab][n], keep) for lab in dict.fromkeys((first, last))]
+                cells.append(" / ".join(f"{p[1].wer:.1f}" for p in per) if per[0] else "-")
+            if any(c != "-" for c in cells):
+                out.append(f"| {fam} | {label} | " + " | ".join(cells) + " |")
+    return out
+
+
 def write_results(
     path: Path,
     sets: dict[str, tuple[Path, Path]],
@@ -112,6 +143,7 @@ def write_results(
                 out.append(f"| {lab} | {name} | `{(d / 'wer').read_text().strip()}` | {d.name} |")
     if decoding_notes:
         out += ["", "## Decoding", ""] + decoding_notes
+    out += _family_table(scores, labels, heldout)
     out += ["", "## Per voice (speaker)", ""]
     names = list(results)
     if len(labels) == 1:
