@@ -15,7 +15,7 @@ demo: deps venv
 # export with float16 weights and a gzipped LM (about 20 MB). CONFIG=conf/full.yaml for the larger run.
 model: demo
 	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('recipes/synth_en/$(CONFIG)'))['tag'])") \
-	    models/en_synth --half --gzip-lm --force
+	    models/en_synth --half --gzip-lm --force --note recipes/synth_en/local/model_note.md
 
 test: deps venv
 	$(PY) -m pytest -q tests $(ARGS)

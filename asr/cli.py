@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.decoding.base import DECODER_KINDS, DecoderConfig
-from asr.errors import AsrError
+from asr.errors import AsrError, MissingInputError
 from asr.scoring.commands import BOOTSTRAP_REPS, COMPARE_REPS
 from asr.transcribe.formats import FORMATS
 from asr.transcribe.sources import TranscribeOptions
@@ -86,6 +86,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--half", action="store_true",
                    help="store the weights as float16: half the bytes, loaded back into the float32 model (CMVN stays float32)")
     p.add_argument("--gzip-lm", action="store_true", help="store the word LM as lm.arpa.gz (decoders read it as it is)")
+    p.add_argument("--note", metavar="FILE", help="Markdown file put at the top of the README.md (what the model is, how it was made)")
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
@@ -240,7 +241,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from asr.transcribe.export import export_model
 
-    out = export_model(args.exp_dir, args.out_dir, force=args.force, half=args.half, gzip_lm=args.gzip_lm)
+    note = None
+    if args.note:
+        try:
+            note = Path(args.note).read_text(encoding="utf-8")
+        except OSError as e:
+            raise MissingInputError(f"{args.note}: cannot read the note ({e.strerror})") from None
+    out = export_model(args.exp_dir, args.out_dir, force=args.force, half=args.half, gzip_lm=args.gzip_lm, note=note)
     print(f"asr export: wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
     return 0
 

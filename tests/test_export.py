@@ -107,3 +107,13 @@ def test_half_weights_and_gzipped_lm_transcribe_the_same(exp_dir, tmp_path, digi
     # the same LM gives the same compressed bytes (no timestamp inside)
     again = export_model(exp_dir, tmp_path / "again", half=True, gzip_lm=True)
     assert (again / "lm.arpa.gz").read_bytes() == (small / "lm.arpa.gz").read_bytes()
+
+
+def test_note_opens_the_readme(exp_dir, tmp_path, capsys):
+    note = tmp_path / "note.md"
+    note.write_text("**Trained only on synthetic speech.**\n")
+    assert main(["export", str(exp_dir), str(tmp_path / "model"), "--note", str(note)]) == 0
+    readme = (tmp_path / "model" / "README.md").read_text()
+    assert readme.index("**Trained only on synthetic speech.**") < readme.index("Exported from")
+    assert main(["export", str(exp_dir), str(tmp_path / "other"), "--note", str(tmp_path / "nope.md")]) == 1
+    assert "nope.md" in capsys.readouterr().err and not (tmp_path / "other").exists()

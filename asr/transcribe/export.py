@@ -68,11 +68,12 @@ def _copy_decoder_files(exp: Path, tmp: Path, gzip_lm: bool = False) -> None:
     ModelDir(tmp).write_decoder_config(replace(cfg, **changes))
 
 
-def _readme(exp: Path, out_name: str, files: list[Path]) -> str:
+def _readme(exp: Path, out_name: str, files: list[Path], note: str | None = None) -> str:
     results = exp / ModelDir.RESULTS
     lines = [
         f"# {out_name}: a BiLSTM-CTC model exported by `asr export`",
         "",
+        *([note.strip(), ""] if note else []),
         f"Exported from `{exp}`.",
         "",
         "```sh",
@@ -106,11 +107,13 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def export_model(
-    exp_dir: str | Path, out_dir: str | Path, force: bool = False, half: bool = False, gzip_lm: bool = False
+    exp_dir: str | Path, out_dir: str | Path, force: bool = False, half: bool = False, gzip_lm: bool = False,
+    note: str | None = None,
 ) -> Path:
     """Export EXP_DIR (a training or model directory) to OUT_DIR; returns OUT_DIR.
 
-    half: store the weights as float16; gzip_lm: store the LM as lm.arpa.gz (see the module docstring).
+    half: store the weights as float16; gzip_lm: store the LM as lm.arpa.gz (see the module docstring);
+    note: Markdown put at the top of README.md (what the model is, how it was made).
 
     Raises ExportError when a needed file is missing or does not load, or OUT_DIR exists and
     is not empty (unless force, which replaces it).
@@ -143,7 +146,7 @@ def export_model(
         _copy_decoder_files(exp, tmp, gzip_lm)
         _check_loads(tmp)
         files = sorted(p for p in tmp.iterdir() if p.is_file())
-        (tmp / "README.md").write_text(_readme(exp, out.name, files), encoding="utf-8")
+        (tmp / "README.md").write_text(_readme(exp, out.name, files, note), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
         tmp.rename(out)
