@@ -56,6 +56,3 @@ def rank_batches(dataset: RankBatches, first: int = 0, num_workers: int = 0, pin
     loader = DataLoader(dataset, batch_size=None, sampler=range(first, len(dataset)), num_workers=num_workers,
                         collate_fn=_identity, pin_memory=pin_memory, prefetch_factor=4)
     yield from loader
-
-
-

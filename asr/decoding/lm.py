@@ -173,9 +173,13 @@ def plain_arpa_path(path: str | Path) -> Path:
     plain = Path(tempfile.gettempdir()) / f"asr-lm-{digest}.arpa"
     if not plain.is_file():
         fd, tmp = tempfile.mkstemp(dir=plain.parent, prefix=plain.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(_read_arpa_text(path))
-        os.replace(tmp, plain)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(_read_arpa_text(path))
+            os.replace(tmp, plain)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return plain
 
 

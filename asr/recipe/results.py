@@ -41,8 +41,10 @@ def _training_summary(exp_dir: Path) -> list[str]:
             f"({speed:.0f}x real time), final dev CER {history[-1]['dev_cer']:.2f}%"
         )
     nparams = sum(v.numel() for v in md.load_weights().values() if v.is_floating_point())
+    front = (f"conv front-end ({model_cfg.conv_channels} channels, time stride {model_cfg.stack})"
+             if model_cfg.frontend == "conv" else f"stacking x{model_cfg.stack}")
     lines.append(
-        f"- Model: BiLSTM {model_cfg.layers}x{model_cfg.hidden}, stacking x{model_cfg.stack}, "
+        f"- Model: BiLSTM {model_cfg.layers}x{model_cfg.hidden}, {front}, "
         f"{nparams / 1e6:.2f}M parameters, {model_cfg.vocab_size} tokens"
     )
     return lines
