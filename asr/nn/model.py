@@ -5,7 +5,7 @@
 
 With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
     [N, 1, T, D] --conv 3x3, C ch, stride (1, 2), ReLU--> [N, C, T, D/2]
-                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
+                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4] --LayerNorm-->
 Frames past an utterance's length are zeroed before each convolution, so a padded batch gives
 every utterance the output it gets alone (the exactness the BiLSTM layer keeps too).
 """
@@ -95,6 +95,7 @@ class ConvFrontend(nn.Module):
         self.conv1 = nn.Conv2d(1, channels, 3, stride=(1, 2), padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, stride=(stride, 2), padding=1)
         self.output_dim = channels * (((input_dim + 1) // 2 + 1) // 2)
+        self.norm = nn.LayerNorm(self.output_dim)  # the LSTM sees unit-scale inputs, as with stacked CMVN frames
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.relu(self.conv1(x[:, None]))  # [N, C, T, D/2]
@@ -102,7 +103,7 @@ class ConvFrontend(nn.Module):
         y = torch.relu(self.conv2(y * mask[:, None, :, None]))  # [N, C, T/S, D/4]
         n, c, t, f = y.shape
         out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
-        return y.permute(0, 2, 1, 3).reshape(n, t, c * f), out_lengths
+        return self.norm(y.permute(0, 2, 1, 3).reshape(n, t, c * f)), out_lengths
 
 
 class BiLSTMCTC(nn.Module):
