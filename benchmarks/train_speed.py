@@ -17,12 +17,25 @@ each in fp32, and on CUDA also with bf16 autocast (the recipe's default there: t
 --procs N times the training code's own CPU data parallelism (asr.nn.train with train.num_procs, or
 torchrun on the CPU): N one-thread gloo processes, each on its share of the global batch, gradients
 summed in one flat all-reduce per step (asr.nn.train._sync_grads).
+
+--workers N ... times the whole training loop instead (asr.nn.train.train, one epoch): features read
+from an ark on disk, padded and SpecAugmented in the loop (0) or by N worker processes, on random
+"features" of 1-6 s utterances (--hours of them) with random transcripts. It prints × real time per
+epoch (the training log's own figure) and, on CUDA, the GPU's mean utilisation while it trained
+(torch.cuda.utilization, sampled every 0.1 s). Under torchrun each rank is one GPU (nccl):
+
+    python3 benchmarks/train_speed.py --device cuda --workers 0 4 --hours 3 --max-frames 5000 40000
+    torchrun --nproc_per_node=1 benchmarks/train_speed.py --device cuda --workers 4 --hours 1
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -50,8 +63,9 @@ class PeerBiLSTM(nn.Module):
         return self.output(y).log_softmax(-1), torch.div(lengths, s, rounding_mode="floor")
 
 
-def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, steps: int, bf16: bool) -> float:
-    """Seconds of audio trained per second of wall time."""
+def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, steps: int, bf16: bool,
+               ) -> tuple[float, float | None]:
+    """Seconds of audio trained per second of wall time, and the GPU's mean utilisation % (None off CUDA)."""
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     feats = torch.randn(batch, frames, model.cfg.input_dim, device=device)
@@ -71,13 +85,14 @@ def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, 
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - t0
-    return steps * batch * frames * 0.01 / wall
+    with GpuUtilisation(device) as util:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+    return steps * batch * frames * 0.01 / wall, util.mean
 
 
 def _ddp_worker(rank: int, world: int, init: str, cfg: ModelConfig, batch: int, frames: int, steps: int, out) -> None:
@@ -129,16 +144,126 @@ def time_data_parallel(cfg: ModelConfig, procs: int, batch: int, frames: int, st
     return out.get()
 
 
+def write_random_data(root: Path, hours: float, dim: int, seed: int) -> tuple[Path, Path]:
+    """root/{train,dev}: feats.ark + feats.scp, utt2num_frames, text of random 1-6 s utterances
+    (hours of them in train, 16 in dev), each with a random lowercase transcript of ~1 letter per 12 frames."""
+    import kaldiio
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    dirs = []
+    for name, frames_left in (("train", int(hours * 360_000)), ("dev", None)):
+        d = root / name
+        d.mkdir(parents=True)
+        feats, n_utts = {}, 0
+        while (frames_left is None and n_utts < 16) or (frames_left is not None and frames_left > 0):
+            n = int(rng.integers(100, 600))
+            feats[f"{name}{n_utts:06d}"] = rng.standard_normal((n, dim), dtype=np.float32)
+            n_utts += 1
+            if frames_left is not None:
+                frames_left -= n
+        kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
+        (d / "utt2num_frames").write_text("".join(f"{u} {len(f)}\n" for u, f in feats.items()))
+        words = {u: " ".join("".join(rng.choice(list(letters), size=int(rng.integers(2, 8))))
+                             for _ in range(max(1, len(f) // 60))) for u, f in feats.items()}
+        (d / "text").write_text("".join(f"{u} {t}\n" for u, t in words.items()))
+        dirs.append(d)
+    return dirs[0], dirs[1]
+
+
+class GpuUtilisation:
+    """Mean GPU utilisation (%) over a `with` block, sampled every `period` s in a thread (None off CUDA)."""
+
+    def __init__(self, device: torch.device, period: float = 0.1) -> None:
+        self.device, self.period, self.samples = device, period, []
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.samples.append(torch.cuda.utilization(self.device))
+
+    def __enter__(self) -> GpuUtilisation:
+        if self.device.type == "cuda":
+            try:
+                torch.cuda.utilization(self.device)
+            except Exception as err:  # pynvml missing or no NVML: time without it
+                print(f"(no GPU utilisation: {err})")
+                return self
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if hasattr(self, "_thread"):
+            self._thread.join()
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def time_training(cfg: ModelConfig, train_dir: Path, dev_dir: Path, device: torch.device, max_frames: int,
+                  workers: int, exp_dir: Path) -> tuple[float, float | None]:
+    """One epoch of asr.nn.train.train on the data dirs: (× real time of the epoch, mean GPU utilisation %)."""
+    from asr.data.batching import FeatureSet
+    from asr.data.datadir import read_table
+    from asr.data.tokens import build_token_table
+    from asr.nn.checkpoint import load_state
+    from asr.nn.train import TrainConfig, train
+
+    texts = {d: read_table(d / "text") for d in (train_dir, dev_dir)}
+    tokens = build_token_table([t for d in texts.values() for t in d.values()])
+    sets = [FeatureSet(d, {u: tokens.encode(t) for u, t in texts[d].items()}) for d in (train_dir, dev_dir)]
+    cfg.vocab_size = len(tokens)
+    torch.manual_seed(0)
+    model = BiLSTMCTC(cfg)
+    tcfg = TrainConfig(epochs=1, max_frames=max_frames, num_workers=workers, num_threads=0, save_every_minutes=60,
+                       average_last=1)
+    with GpuUtilisation(device) as util:
+        train(model, sets[0], sets[1], texts[dev_dir], tokens, tcfg, exp_dir, device)
+    return load_state(exp_dir / "epoch-1.pt")["history"][-1]["x_realtime"], util.mean
+
+
+def main_loader(args, cfg: ModelConfig, max_frames: list[int]) -> None:
+    from asr.nn.distributed import init_torchrun, rank, torchrun_env
+
+    device = pick_device(args.device)
+    if torchrun_env() is not None:
+        _, device = init_torchrun(device)
+    logging.basicConfig(level=logging.WARNING)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    with tempfile.TemporaryDirectory() as tmp:
+        train_dir, dev_dir = write_random_data(Path(tmp), args.hours, cfg.input_dim, seed=0)
+        if rank() == 0:
+            print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; one epoch of {args.hours} h; {where}; "
+                  f"world size {torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1}")
+        for frames in max_frames:
+            for workers in args.workers:
+                speed, util = time_training(cfg, train_dir, dev_dir, device, frames, workers,
+                                            Path(tmp) / f"exp_{frames}_{workers}")
+                if rank() == 0:
+                    gpu = f", GPU busy {util:.0f}% of the time" if util is not None else ""
+                    print(f"batches of {frames} frames, {workers} data worker(s): {speed:8.0f}x real time{gpu}", flush=True)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="recipes/synth_en/conf/default.yaml", help="recipe config whose model section is timed")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
     ap.add_argument("--seconds", type=float, default=3.0, help="utterance length in seconds (default: 3, the corpus's mean)")
-    ap.add_argument("--max-frames", type=int, default=0, help="padded frames per batch (default: the config's train.max_frames)")
+    ap.add_argument("--max-frames", type=int, nargs="*", default=[],
+                    help="padded frames per batch; with --workers several sizes (default: the config's train.max_frames)")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per variant (default: 5)")
     ap.add_argument("--procs", type=int, nargs="*", default=[],
                     help="instead: time ours data-parallel over each of these numbers of one-thread CPU processes")
+    ap.add_argument("--workers", type=int, nargs="*", default=[],
+                    help="instead: time one epoch of the real training loop with each of these numbers of data workers")
+    ap.add_argument("--hours", type=float, default=0.5, help="with --workers: hours of random training features (default: 0.5)")
     args = ap.parse_args()
 
     import yaml
@@ -146,7 +271,10 @@ def main() -> None:
     raw = yaml.safe_load(open(args.config))
     cfg = ModelConfig(**raw.get("model", {}))
     cfg.vocab_size = 30
-    max_frames = args.max_frames or int(raw.get("train", {}).get("max_frames", 5000))
+    max_frames = args.max_frames or [int(raw.get("train", {}).get("max_frames", 5000))]
+    if args.workers:
+        return main_loader(args, cfg, max_frames)
+    max_frames = max_frames[0]
     frames = int(args.seconds * 100)
     batch = max(1, max_frames // frames)
     if args.procs:
@@ -164,10 +292,12 @@ def main() -> None:
     variants = [("fp32", False)] + ([("bf16", True)] if device.type == "cuda" else [])
     for name, bf16 in variants:
         torch.manual_seed(0)
-        ours = time_model(BiLSTMCTC(cfg), device, batch, frames, args.steps, bf16)
+        ours, util = time_model(BiLSTMCTC(cfg), device, batch, frames, args.steps, bf16)
         torch.manual_seed(0)
-        peer = time_model(PeerBiLSTM(cfg), device, batch, frames, args.steps, bf16)
-        print(f"{name}: ours (exact on padding) {ours:8.0f}x real time | nn.LSTM(bidirectional) {peer:8.0f}x | ratio {ours / peer:.2f}")
+        peer, _ = time_model(PeerBiLSTM(cfg), device, batch, frames, args.steps, bf16)
+        gpu = f" (GPU busy {util:.0f}%)" if util is not None else ""
+        print(f"{name}: ours (exact on padding) {ours:8.0f}x real time{gpu} | nn.LSTM(bidirectional) {peer:8.0f}x | "
+              f"ratio {ours / peer:.2f}")
 
 
 if __name__ == "__main__":

@@ -75,3 +75,43 @@ def test_tiny_recipe_end_to_end(tmp_path):
     lines = res.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(wav + "\t")
     assert str(missing) in res.stderr and "file not found" in res.stderr
+
+
+def test_gpu_pack_round_trip_keeps_ids_texts_and_lengths(tmp_path):
+    """local/gpu_pack.py: pack (Opus, an hours cap) -> unpack -> stage 1 there reads every utterance, whole."""
+    import numpy as np
+    import soundfile as sf
+
+    from asr.data.audio import load_audio
+    from asr.data.datadir import read_table, write_table
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    tables: dict[str, dict[str, dict[str, str]]] = {}
+    for name, n in (("train", 6), ("dev", 2)):
+        (data / name).mkdir(parents=True)
+        wav, text, spk, frames = {}, {}, {}, {}
+        for i in range(n):
+            utt = f"spk{i % 2}-{name}-{i:03d}"
+            wave = (0.1 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000) + 0.01 * rng.standard_normal(16000))
+            sf.write(tmp_path / f"{utt}.flac", wave.astype(np.float32), 16000)
+            wav[utt], text[utt], spk[utt], frames[utt] = str(tmp_path / f"{utt}.flac"), f"word {i}", f"spk{i % 2}", "100"
+        for f, t in (("wav.scp", wav), ("text", text), ("utt2spk", spk), ("utt2num_frames", frames)):
+            write_table(data / name / f, t)
+        tables[name] = {"text": text}
+    (data / "lang").mkdir()
+    (data / "lang" / "tokens.txt").write_text("<blk> 0\n| 1\n")
+    tool = [sys.executable, str(RECIPE / "local" / "gpu_pack.py")]
+    subprocess.run([*tool, "pack", "--data", str(data), "--out", str(tmp_path / "pack"), "--max-train-hours",
+                    str(4.5 / 3600), "--nj", "1"], check=True, cwd=ROOT)
+    subprocess.run([*tool, "unpack", "--pack", str(tmp_path / "pack"), "--data", str(tmp_path / "there")], check=True,
+                   cwd=ROOT)
+    train = read_table(tmp_path / "there" / "train" / "wav.scp")
+    assert len(train) == 4  # 4 of the 6 one-second utterances fit 4.5 s
+    assert len(read_table(tmp_path / "there" / "dev" / "wav.scp")) == 2  # dev is never cut
+    for utt, path in train.items():
+        assert path.endswith(".opus") and Path(path).is_absolute()
+        assert len(load_audio(path)) == 16000  # Opus keeps the length (and 16 kHz) exactly
+        assert read_table(tmp_path / "there" / "train" / "text")[utt] == tables["train"]["text"][utt]
+    assert (tmp_path / "there" / "lang" / "tokens.txt").read_text() == "<blk> 0\n| 1\n"
+    assert read_table(tmp_path / "there" / "train" / "spk2utt")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import kaldiio
@@ -89,10 +91,19 @@ def make_features(data_dir: str | Path, cfg: FbankConfig, nj: int = 1, chunk_siz
     results: dict[str, tuple[str, int]] = {}
     bar = tqdm(total=len(items), desc=f"fbank {data_dir.name}", unit="utt")
     if nj > 1 and len(chunks) > 1:  # one chunk: a worker pool would only add start-up time
-        with mp.get_context("spawn").Pool(nj) as pool:
-            for res in pool.imap_unordered(_featurize_chunk, chunks):
-                results.update(res)
-                bar.update(len(res))
+        # concurrent.futures rather than multiprocessing.Pool: a worker that dies (killed, or unable to
+        # start, as from a `python -` script under spawn) raises BrokenProcessPool instead of hanging.
+        with ProcessPoolExecutor(nj, mp_context=mp.get_context("spawn")) as pool:
+            try:
+                for done in as_completed([pool.submit(_featurize_chunk, c) for c in chunks]):
+                    res = done.result()
+                    results.update(res)
+                    bar.update(len(res))
+            except BrokenProcessPool as err:
+                raise RuntimeError(
+                    f"{data_dir}: a feature worker process died (killed, out of memory, or unable to start: spawned "
+                    "workers re-import the main script, so run from a file, not `python -`); rerun with nj: 1 to see"
+                ) from err
     else:
         for chunk in chunks:
             res = _featurize_chunk(chunk)

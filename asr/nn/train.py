@@ -34,6 +34,7 @@ from asr.nn.model import BiLSTMCTC
 from asr.scoring.wer import score
 
 log = logging.getLogger(__name__)
+POSTFIX_EVERY = 10  # training steps between read-backs of the running loss (each one waits for the GPU)
 
 
 @dataclass
@@ -172,16 +173,6 @@ def _sync_grads(params: list[torch.nn.Parameter]) -> None:
         n = g.numel()
         p.grad = flat[offset : offset + n].view_as(g)
         offset += n
-
-
-def _all_reduce_cpu(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Sum a small CPU tensor over the group (nccl reduces only GPU tensors)."""
-    if dist.get_backend() == "nccl":
-        t = t.to(device)
-        dist.all_reduce(t)
-        return t.cpu()
-    dist.all_reduce(t)
-    return t
 
 
 def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
@@ -338,27 +329,37 @@ def _train_loop(
                    disable=rank != 0)
         made = rank_batches(RankBatches(train_set, batches, rank, world, cfg.specaug, cfg.seed, epoch), first,
                             cfg.num_workers, pin_memory=device.type == "cuda")
+        pending = torch.zeros(3, dtype=torch.float64, device=device)
         for bi, batch in zip(bar, made):
             # Every process knows the whole batch's token count, so the per-token loss is exact.
             batch_tokens = sum(len(train_set.targets[u]) for u in batches[bi]) if train_set.targets else 0
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total_steps, cfg)
             opt.zero_grad(set_to_none=True)
-            stats = torch.zeros(3, dtype=torch.float64)  # loss sum, tokens, frames
+            # loss sum, tokens, frames of this step; on the model's device, so that no step waits for the
+            # GPU to finish (read back every POSTFIX_EVERY steps and when saving)
+            stats = torch.zeros(3, dtype=torch.float64, device=device)
             if batch is not None:
                 loss, ntok = compute_loss(model, batch, device, bf16)
                 (loss / max(1, batch_tokens)).backward()
-                stats += torch.tensor([loss.item(), ntok, int(batch.feat_lengths.sum())], dtype=torch.float64)
+                stats[0] += loss.detach().double()
+                stats[1] += ntok
+                stats[2] += int(batch.feat_lengths.sum())
             if world > 1:
                 _sync_grads(params)
-                stats = _all_reduce_cpu(stats, device)
+                dist.all_reduce(stats)  # nccl on CUDA, gloo on the CPU: stats live where the model does
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             step += 1
-            tot_loss, tot_tokens, audio_frames = tot_loss + stats[0].item(), tot_tokens + int(stats[1]), audio_frames + int(stats[2])
-            bar.set_postfix(loss=f"{tot_loss / max(1, tot_tokens):.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
+            pending += stats
             due = cfg.save_every_steps > 0 and step % cfg.save_every_steps == 0
-            if rank == 0 and (due or time.time() - last_save > cfg.save_every_minutes * 60):
+            saving = rank == 0 and (due or time.time() - last_save > cfg.save_every_minutes * 60)
+            if saving or step % POSTFIX_EVERY == 0 or bi + 1 == len(batches):
+                done = pending.tolist()
+                pending.zero_()
+                tot_loss, tot_tokens, audio_frames = tot_loss + done[0], tot_tokens + int(done[1]), audio_frames + int(done[2])
+                bar.set_postfix(loss=f"{tot_loss / max(1, tot_tokens):.3f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
+            if saving:
                 totals = {"loss": tot_loss, "tokens": tot_tokens, "frames": audio_frames, "seconds": time.time() - t0}
                 save_atomic(_training_state(model, opt, epoch, bi + 1, step, history, totals), last)
                 last_save = time.time()
