@@ -52,6 +52,23 @@ def test_bf16_training_step_decreases_the_loss():
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_bf16_loss_is_the_fp32_loss_within_a_few_percent():
+    """The recipe's CUDA default (bf16 autocast, CTC in fp32) computes the fp32 loss up to bf16 rounding."""
+    device = torch.device("cuda")
+    if not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    model = _model().to(device)
+    gen = torch.Generator().manual_seed(1)
+    batch = Batch(["a", "b", "c"], torch.randn(3, 150, 80, generator=gen), torch.tensor([150, 120, 90]),
+                  torch.tensor([[1, 2, 3, 4, 5], [5, 6, 7, 0, 0], [8, 9, 0, 0, 0]]), torch.tensor([5, 3, 2]))
+    with torch.no_grad():
+        fp32, _ = compute_loss(model, batch, device, bf16=False)
+        bf16, _ = compute_loss(model, batch, device, bf16=True)
+    print(f"CTC loss fp32 {float(fp32):.4f}, bf16 autocast {float(bf16):.4f}")
+    assert bf16.dtype == torch.float32
+    assert abs(float(bf16) - float(fp32)) <= 0.03 * abs(float(fp32))
+
+
 def test_transcribe_on_cuda_matches_cpu(digit_model_dir, digit_speaker):
     import asr
 
