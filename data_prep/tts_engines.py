@@ -1,8 +1,9 @@
-"""Thin wrappers around five local text-to-speech engines: espeak-ng (also driving MBROLA
-voices), flite, festival (diphone and MBROLA voices), SVOX Pico and RHVoice.
+"""Thin wrappers around six local text-to-speech engines: espeak-ng (also driving MBROLA
+voices), flite, festival (diphone and MBROLA voices), SVOX Pico, RHVoice, and hibari (a small
+neural model distilled from Kokoro-82M, in-process through onnxruntime).
 
 A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `flite:awb`,
-`festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`. Only the voices that `check_voice_allowed`
+`festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`. Only the voices that `check_voice_allowed`
 accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
 the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
 `check_voice_installed` says which Debian package a missing voice needs.
@@ -16,7 +17,9 @@ output depends on what the same process synthesised before (even after espeak_Te
 and espeak_ng_SetRandSeed), so a corpus would differ with --nj. A fresh espeak-ng/flite
 process is bit-exact every time. festival takes 0.3 s to start but 10-20 ms per
 utterance, so each worker keeps one festival process open (`_FestivalSession`). pico2wave
-starts in ~15 ms; RHVoice-test in ~0.1 s (one process per utterance: ~17x real time).
+starts in ~15 ms; RHVoice-test in ~0.1 s (one process per utterance: ~17x real time). hibari
+runs in the worker's own process (one model per process, one onnxruntime thread, a fixed noise
+seed: the same text gives the same samples in any process).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import soundfile as sf
 
 from asr.errors import AsrError
 
-ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice")
+ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice", "hibari")
 # espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
 # `en-gb` is deliberately absent: `en-gb+f3` silently drops the variant; use `en+f3`.
 ESPEAK_LANGUAGES = (
@@ -54,6 +57,8 @@ _FESTIVAL_PROSODY = {
 FESTIVAL_VOICES = tuple(_FESTIVAL_PROSODY)
 PICO_VOICES = ("en-US", "en-GB")
 RHVOICE_VOICES = ("alan", "bdl", "clb", "evgeniy-eng", "lyubov")
+# hibari's other voices (emma, fenrir, fable, kore) download on first use: nothing may download at run time.
+HIBARI_VOICES = ("heart",)
 # Reserved for evaluation, refused by name: every `slt` (flite, festival HTS, RHVoice), festival
 # ked_diphone, piper en_US-joe-medium. (The fortune databases are reserved as text: RESERVED_TEXT.)
 RESERVED_VOICES = ("festival:ked_diphone", "piper:en_US-joe-medium")
@@ -72,7 +77,7 @@ class TTSError(AsrError, RuntimeError):
 class Voice:
     """One synthetic speaker: an engine and that engine's voice name."""
 
-    engine: str  # espeak | flite | festival | pico | rhvoice
+    engine: str  # espeak | flite | festival | pico | rhvoice | hibari
     name: str  # e.g. en-us+f3, mb-us1, awb, kal_diphone, en-GB, alan
 
     @classmethod
@@ -114,6 +119,8 @@ def check_voice_allowed(voice: Voice) -> None:
         ok = voice.name in PICO_VOICES
     elif voice.engine == "rhvoice":
         ok = voice.name in RHVOICE_VOICES
+    elif voice.engine == "hibari":
+        ok = voice.name in HIBARI_VOICES
     else:
         raise ValueError(f"voice '{voice}': unknown engine '{voice.engine}' (use one of {', '.join(ENGINES)})")
     if not ok:
@@ -121,7 +128,8 @@ def check_voice_allowed(voice: Voice) -> None:
             f"voice '{voice}' is not allowed: use espeak:<{'|'.join(ESPEAK_LANGUAGES)}>[+variant], "
             f"espeak:<{'|'.join(ESPEAK_MBROLA_VOICES)}>, flite:<{'|'.join(FLITE_VOICES)}>, "
             f"festival:<{'|'.join(FESTIVAL_VOICES)}>, pico:<{'|'.join(PICO_VOICES)}> or "
-            f"rhvoice:<{'|'.join(RHVOICE_VOICES)}> (other voices are reserved for evaluation)"
+            f"rhvoice:<{'|'.join(RHVOICE_VOICES)}> or hibari:<{'|'.join(HIBARI_VOICES)}> (other voices are reserved "
+            "for evaluation or would download)"
         )
 
 
@@ -140,10 +148,20 @@ _FESTIVAL_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "rab_diphone": "festvo
 FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices/english")
 MBROLA_DIR = Path("/usr/share/mbrola")
 RHVOICE_VOICE_DIR = Path("/usr/share/RHVoice/voices")
+HIBARI_PACKAGE = "hibari-tts (PyPI)"
+
+
+def _have_hibari() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("hibari") is not None
 
 
 def missing_package(voice: Voice) -> str | None:
-    """The Debian package `voice` still needs (program or voice data), or None when it is installed."""
+    """The Debian package `voice` still needs (program or voice data), or None when it is installed;
+    for hibari the PyPI package (a dependency in pyproject.toml)."""
+    if voice.engine == "hibari":
+        return None if _have_hibari() else HIBARI_PACKAGE
     program = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
                "rhvoice": "RHVoice-test"}[voice.engine]
     needs: list[tuple[str, Path | None]] = [(program, None)]
@@ -167,10 +185,12 @@ def check_voices_installed(voices: list[Voice]) -> None:
     """Raise TTSError, one line naming every Debian package to install, when any voice cannot run here."""
     missing = {str(v): p for v in voices if (p := missing_package(v)) is not None}
     if missing:
-        packages = sorted(set(missing.values()))
-        raise TTSError(f"TTS voices not installed: {', '.join(missing)}: install the Debian packages "
-                       f"{' '.join(packages)} (mbrola*, libttspico-utils and rhvoice* are in contrib/non-free; "
-                       "tools/install_deps.sh, as root, enables them and installs everything)")
+        packages = sorted(set(missing.values()) - {HIBARI_PACKAGE})
+        where = [f"the Debian packages {' '.join(packages)} (mbrola*, libttspico-utils and rhvoice* are in "
+                 "contrib/non-free; tools/install_deps.sh, as root, enables them and installs everything)"] if packages else []
+        if HIBARI_PACKAGE in missing.values():
+            where.append("the Python package hibari-tts (`pip install -e .` installs it)")
+        raise TTSError(f"TTS voices not installed: {', '.join(missing)}: install {' and '.join(where)}")
 
 
 def check_voice_installed(voice: Voice) -> None:
@@ -195,7 +215,12 @@ def check_espeak_variant(voice: Voice) -> None:
 
 
 def engine_binary(engine: str) -> str | None:
-    """Path of the program an engine needs, or None when it is not installed."""
+    """Path of the program an engine needs (hibari: its Python package), or None when it is not installed."""
+    if engine == "hibari":
+        import importlib.util
+
+        spec = importlib.util.find_spec("hibari")
+        return spec.origin if spec is not None else None
     return shutil.which({"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
                          "rhvoice": "RHVoice-test"}[engine])
 
@@ -349,5 +374,32 @@ def synth_rhvoice(text: str, voice: Voice, rate: float, pitch: float) -> tuple[n
     return _synth_to_file(cmd, voice, text, stdin=text)
 
 
+_HIBARI: dict[str, object] = {}  # voice name -> hibari.Hibari, one per process
+HIBARI_RATE = 24000
+HIBARI_SEED = 0
+
+
+def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """hibari (in-process, 24 kHz). The model has a speed control but no pitch one, so pitch is a
+    sample-rate relabelling: it speaks at speed rate / pitch and its samples are declared at
+    24 kHz * pitch, so after resampling F0 (and the formants, like a shorter or longer vocal tract)
+    scale by `pitch` and the tempo by `rate`."""
+    try:
+        from hibari import Hibari
+    except ImportError as err:
+        raise TTSError(f"voice '{voice}': the Python package hibari-tts is not installed (`pip install -e .`)") from err
+    tts = _HIBARI.get(voice.name)
+    if tts is None:
+        tts = _HIBARI[voice.name] = Hibari(voice=voice.name, threads=1)
+    speed = min(2.0, max(0.5, rate / pitch))
+    try:
+        wave = np.asarray(tts(text, speed=speed, seed=HIBARI_SEED), dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 - the engine's own errors, named with voice and text
+        raise TTSError(f"voice '{voice}', text '{text}': hibari failed: {err}") from err
+    if not len(wave):
+        raise TTSError(f"voice '{voice}', text '{text}': hibari returned no audio")
+    return np.clip(wave, -1.0, 1.0), int(round(HIBARI_RATE * pitch))
+
+
 SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival, "pico": synth_pico,
-                   "rhvoice": synth_rhvoice}
+                   "rhvoice": synth_rhvoice, "hibari": synth_hibari}

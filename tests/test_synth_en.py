@@ -219,6 +219,7 @@ NEW_ENGINE_VOICES = {
     "festival_diphone_mbrola": ["festival:rab_diphone", "festival:don_diphone", "festival:us1_mbrola",
                                 "festival:us2_mbrola", "festival:us3_mbrola", "festival:en1_mbrola"],
     "rhvoice": ["rhvoice:alan", "rhvoice:bdl", "rhvoice:clb", "rhvoice:evgeniy-eng", "rhvoice:lyubov"],
+    "hibari": ["hibari:heart"],  # PyPI hibari-tts, a dependency in pyproject.toml
 }
 
 
@@ -328,3 +329,23 @@ def test_engine_error_names_the_utterance(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(TTSError, match=r"utt 'flite-awb-train-000007': voice 'flite:awb'.*command"):
         synth_en.synthesize_utterance(plan, SynthConfig())
     assert not (tmp_path / "x.flac").exists()
+
+
+def test_hibari_is_deterministic_across_processes_and_refuses_downloading_voices() -> None:
+    """The corpus must not depend on which worker made an utterance, and nothing may download."""
+    import subprocess
+    import sys
+
+    if missing_package(Voice("hibari", "heart")) is not None:
+        pytest.skip("hibari-tts is not installed (pip install -e .)")
+    text = "he bought a new car last week"
+    here = synthesize(text, "hibari:heart", rate=1.1, pitch=0.9)
+    assert np.array_equal(here, synthesize(text, "hibari:heart", rate=1.1, pitch=0.9))
+    code = ("import sys, numpy as np; from data_prep.synth_en import synthesize; "
+            f"sys.stdout.buffer.write(synthesize({text!r}, 'hibari:heart', rate=1.1, pitch=0.9).tobytes())")
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1]).stdout
+    assert np.array_equal(here, np.frombuffer(there, dtype=np.float32))
+    for name in ("emma", "fenrir", "fable", "kore"):  # hibari downloads these on first use
+        with pytest.raises(ValueError, match="not allowed"):
+            Voice.parse(f"hibari:{name}")
