@@ -376,6 +376,7 @@ def synth_rhvoice(text: str, voice: Voice, rate: float, pitch: float) -> tuple[n
 
 _HIBARI: dict[str, object] = {}  # voice name -> hibari.Hibari, one per process
 HIBARI_RATE = 24000
+HIBARI_RATE_STEP = 400
 HIBARI_SEED = 0
 
 
@@ -398,7 +399,9 @@ def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
         raise TTSError(f"voice '{voice}', text '{text}': hibari failed: {err}") from err
     if not len(wave):
         raise TTSError(f"voice '{voice}', text '{text}': hibari returned no audio")
-    return np.clip(wave, -1.0, 1.0), int(round(HIBARI_RATE * pitch))
+    # the declared rate on a 400 Hz grid (pitch in ~1.7% steps): an exact polyphase resampling to 16 kHz
+    # then needs at most 40 up / 75 down, where an arbitrary rate (27,119 Hz) would need a 1.6 GB kernel
+    return np.clip(wave, -1.0, 1.0), HIBARI_RATE_STEP * max(1, round(HIBARI_RATE * pitch / HIBARI_RATE_STEP))
 
 
 SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival, "pico": synth_pico,

@@ -346,6 +346,8 @@ def test_hibari_is_deterministic_across_processes_and_refuses_downloading_voices
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
                            cwd=Path(__file__).resolve().parents[1]).stdout
     assert np.array_equal(here, np.frombuffer(there, dtype=np.float32))
+    for pitch in np.linspace(0.85, 1.2, 9) + 0.0123:  # the corpus draws pitch anywhere in a range
+        assert len(synthesize("yes", "hibari:heart", pitch=float(pitch))) > 1000
     for name in ("emma", "fenrir", "fable", "kore"):  # hibari downloads these on first use
         with pytest.raises(ValueError, match="not allowed"):
             Voice.parse(f"hibari:{name}")

@@ -28,6 +28,7 @@ ALL_VOICES = [
     "flite:kal", "flite:awb", "flite:rms", "festival:kal_diphone", "festival:rab_diphone", "festival:don_diphone",
     "festival:us1_mbrola", "festival:us2_mbrola", "festival:us3_mbrola", "festival:en1_mbrola",
     "pico:en-US", "pico:en-GB", "rhvoice:alan", "rhvoice:bdl", "rhvoice:clb", "rhvoice:evgeniy-eng", "rhvoice:lyubov",
+    "hibari:heart",
 ]
 
 
