@@ -59,8 +59,8 @@ from data_prep.tts_engines import (
     TTSError,
     Voice,
     check_espeak_variant,
-    check_voices_installed,
 )
+from data_prep.tts_install import check_voices_installed
 from data_prep.wordnet_text import load_wordnet_sentences, split_of
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `
 `festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`. Only the voices that `check_voice_allowed`
 accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
 the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
-`check_voice_installed` says which Debian package a missing voice needs.
+`data_prep.tts_install.check_voice_installed` says which Debian package a missing voice needs.
 
 Each engine returns mono float32 samples [S] in [-1, 1] at the engine's own rate; the
 caller resamples. `rate` and `pitch` are factors relative to the voice's default
@@ -28,11 +28,9 @@ import io
 import math
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -139,65 +137,6 @@ def check_text_source_allowed(path: str | os.PathLike) -> None:
         raise ValueError(f"text source '{path}' is reserved for evaluation (fortune databases) and must never be used")
 
 
-# Debian packages: engine programs, and voice data (MBROLA databases, festival voice dirs).
-_ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "festival", "pico2wave": "libttspico-utils",
-                    "RHVoice-test": "rhvoice", "mbrola": "mbrola"}
-_FESTIVAL_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "rab_diphone": "festvox-rablpc16k", "don_diphone": "festvox-don",
-                      "us1_mbrola": "festvox-us1", "us2_mbrola": "festvox-us2", "us3_mbrola": "festvox-us3",
-                      "en1_mbrola": "festvox-en1"}
-FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices/english")
-MBROLA_DIR = Path("/usr/share/mbrola")
-RHVOICE_VOICE_DIR = Path("/usr/share/RHVoice/voices")
-HIBARI_PACKAGE = "hibari-tts (PyPI)"
-
-
-def _have_hibari() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("hibari") is not None
-
-
-def missing_package(voice: Voice) -> str | None:
-    """The Debian package `voice` still needs (program or voice data), or None when it is installed;
-    for hibari the PyPI package (a dependency in pyproject.toml)."""
-    if voice.engine == "hibari":
-        return None if _have_hibari() else HIBARI_PACKAGE
-    program = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
-               "rhvoice": "RHVoice-test"}[voice.engine]
-    needs: list[tuple[str, Path | None]] = [(program, None)]
-    mbrola_db = (voice.name[3:] if voice.engine == "espeak" and voice.name in ESPEAK_MBROLA_VOICES
-                 else voice.name.split("_")[0] if voice.engine == "festival" and voice.name.endswith("_mbrola") else None)
-    if mbrola_db:
-        needs += [("mbrola", None), (f"mbrola-{mbrola_db}", MBROLA_DIR / mbrola_db / mbrola_db)]
-    if voice.engine == "festival":
-        needs.append((_FESTIVAL_PACKAGES[voice.name], FESTIVAL_VOICE_DIR / voice.name))
-    if voice.engine == "rhvoice":
-        needs.append(("rhvoice-english", RHVOICE_VOICE_DIR / voice.name))
-    for name, path in needs:
-        if path is None and shutil.which(name) is None:
-            return _ENGINE_PACKAGES[name]
-        if path is not None and not path.exists():
-            return name
-    return None
-
-
-def check_voices_installed(voices: list[Voice]) -> None:
-    """Raise TTSError, one line naming every Debian package to install, when any voice cannot run here."""
-    missing = {str(v): p for v in voices if (p := missing_package(v)) is not None}
-    if missing:
-        packages = sorted(set(missing.values()) - {HIBARI_PACKAGE})
-        where = [f"the Debian packages {' '.join(packages)} (mbrola*, libttspico-utils and rhvoice* are in "
-                 "contrib/non-free; tools/install_deps.sh, as root, enables them and installs everything)"] if packages else []
-        if HIBARI_PACKAGE in missing.values():
-            where.append("the Python package hibari-tts (`pip install -e .` installs it)")
-        raise TTSError(f"TTS voices not installed: {', '.join(missing)}: install {' and '.join(where)}")
-
-
-def check_voice_installed(voice: Voice) -> None:
-    """Raise TTSError (one line naming the Debian package to install) when `voice` cannot run here."""
-    check_voices_installed([voice])
-
-
 def check_espeak_variant(voice: Voice) -> None:
     """Raise ValueError when an espeak voice's +variant does not change the audio.
 
@@ -212,17 +151,6 @@ def check_espeak_variant(voice: Voice) -> None:
     if len(base) == len(varied) and np.array_equal(base, varied):
         raise ValueError(f"voice '{voice}': espeak-ng ignores the variant (unknown name?); pick another one "
                          "from `espeak-ng --voices=variant`")
-
-
-def engine_binary(engine: str) -> str | None:
-    """Path of the program an engine needs (hibari: its Python package), or None when it is not installed."""
-    if engine == "hibari":
-        import importlib.util
-
-        spec = importlib.util.find_spec("hibari")
-        return spec.origin if spec is not None else None
-    return shutil.which({"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
-                         "rhvoice": "RHVoice-test"}[engine])
 
 
 def _run(cmd: list[str], voice: Voice, text: str, stdin: str | None = None) -> bytes:

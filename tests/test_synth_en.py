@@ -30,12 +30,10 @@ from data_prep.tts_engines import (
     check_espeak_variant,
     check_text_source_allowed,
     check_voice_allowed,
-    check_voices_installed,
-    engine_binary,
-    missing_package,
     synth_espeak,
     synth_festival,
 )
+from data_prep.tts_install import check_voices_installed, engine_binary, missing_package
 from data_prep.wordnet_text import load_wordnet_sentences, normalise_sentence, split_of
 
 WORDNET = Path("/usr/share/wordnet")
@@ -135,14 +133,14 @@ def test_evaluation_voices_and_texts_are_refused_by_name(spec: str) -> None:
 
 
 def test_missing_voice_is_one_line_naming_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from data_prep import tts_engines
+    from data_prep import tts_install
 
-    monkeypatch.setattr(tts_engines, "RHVOICE_VOICE_DIR", tmp_path)  # no voice data there
-    monkeypatch.setattr(tts_engines, "FESTIVAL_VOICE_DIR", tmp_path)
-    monkeypatch.setattr(tts_engines, "MBROLA_DIR", tmp_path)
+    monkeypatch.setattr(tts_install, "RHVOICE_VOICE_DIR", tmp_path)  # no voice data there
+    monkeypatch.setattr(tts_install, "FESTIVAL_VOICE_DIR", tmp_path)
+    monkeypatch.setattr(tts_install, "MBROLA_DIR", tmp_path)
     assert missing_package(Voice.parse("festival:us2_mbrola")) in ("festival", "mbrola", "mbrola-us2")
-    real_which = tts_engines.shutil.which
-    monkeypatch.setattr(tts_engines.shutil, "which", lambda name: None if name == "pico2wave" else real_which(name))
+    real_which = tts_install.shutil.which
+    monkeypatch.setattr(tts_install.shutil, "which", lambda name: None if name == "pico2wave" else real_which(name))
     voices = [Voice.parse(v) for v in ("pico:en-US", "rhvoice:alan", "festival:rab_diphone")]
     with pytest.raises(TTSError) as err:
         check_voices_installed(voices)

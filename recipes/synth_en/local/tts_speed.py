@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from data_prep.synth_en import SynthConfig, synthesize  # noqa: E402
-from data_prep.tts_engines import Voice, check_voice_installed  # noqa: E402
+from data_prep.tts_engines import Voice  # noqa: E402
+from data_prep.tts_install import check_voice_installed  # noqa: E402
 from data_prep.wordnet_text import load_wordnet_sentences, split_of  # noqa: E402
 
 ALL_VOICES = [
