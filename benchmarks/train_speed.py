@@ -150,6 +150,8 @@ def write_random_data(root: Path, hours: float, dim: int, seed: int) -> tuple[Pa
     import kaldiio
     import numpy as np
 
+    from asr.data.datadir import write_table
+
     rng = np.random.default_rng(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
     dirs = []
@@ -164,10 +166,9 @@ def write_random_data(root: Path, hours: float, dim: int, seed: int) -> tuple[Pa
             if frames_left is not None:
                 frames_left -= n
         kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
-        (d / "utt2num_frames").write_text("".join(f"{u} {len(f)}\n" for u, f in feats.items()))
-        words = {u: " ".join("".join(rng.choice(list(letters), size=int(rng.integers(2, 8))))
-                             for _ in range(max(1, len(f) // 60))) for u, f in feats.items()}
-        (d / "text").write_text("".join(f"{u} {t}\n" for u, t in words.items()))
+        write_table(d / "utt2num_frames", {u: str(len(f)) for u, f in feats.items()})
+        write_table(d / "text", {u: " ".join("".join(rng.choice(list(letters), size=int(rng.integers(2, 8))))
+                                             for _ in range(max(1, len(f) // 60))) for u, f in feats.items()})
         dirs.append(d)
     return dirs[0], dirs[1]
 

@@ -101,7 +101,7 @@ def _readme(exp: Path, out_name: str, files: list[Path], note: str | None = None
     return "\n".join(lines)
 
 
-def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def half_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Floating-point weights as float16; the CMVN buffers (and integer tensors) unchanged."""
     return {k: v.half() if v.is_floating_point() and not k.startswith("cmvn.") else v for k, v in state.items()}
 
@@ -139,7 +139,7 @@ def export_model(
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ExportError(f"{exp / ModelDir.WEIGHTS}: not a state dict of tensors")
         state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-        save_atomic(_half(state) if half else state, tmp / ModelDir.WEIGHTS)
+        save_atomic(half_weights(state) if half else state, tmp / ModelDir.WEIGHTS)
         for name in (ModelDir.CONFIG, ModelDir.TOKENS, ModelDir.CMVN):
             if (exp / name).is_file():
                 shutil.copyfile(exp / name, tmp / name)

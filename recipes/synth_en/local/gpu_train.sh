@@ -27,8 +27,8 @@ grep -a -o "INFO.*" "$exp/train.log" | grep -v "it/s"
 python3 - "$exp" "$out" <<'PY'
 import shutil, sys
 from pathlib import Path
-import torch
-from asr.nn.checkpoint import average_state_dicts, epoch_checkpoints, load_state
+from asr.nn.checkpoint import average_state_dicts, epoch_checkpoints, load_state, save_atomic
+from asr.transcribe.export import half_weights
 exp, out = Path(sys.argv[1]), Path(sys.argv[2])
 if (exp / "model.pt").exists():
     state = load_state(exp / "model.pt")
@@ -36,9 +36,7 @@ else:  # stopped early: the average of the last 3 epochs there are
     ckpts = [p for _, p in epoch_checkpoints(exp)][-3:]
     print("no model.pt: averaging", [p.name for p in ckpts])
     state = average_state_dicts(ckpts)
-model = state["model"] if "model" in state else state
-half = {k: v.half() if v.is_floating_point() and "cmvn" not in k else v for k, v in model.items()}
-torch.save({**state, "model": half} if "model" in state else half, out / "model.pt")
+save_atomic(half_weights(state), out / "model.pt")  # model.pt is a plain state dict, as asr export writes it
 for name in ("config.yaml", "tokens.txt", "cmvn.stats", "train.log", "curves.png"):
     if (exp / name).exists():
         shutil.copy(exp / name, out / name)
