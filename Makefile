@@ -23,13 +23,19 @@ test: deps venv
 deps:
 	@bash tools/install_deps.sh
 
-venv: $(STAMP)
+KOKORO_STAMP := $(VENV)/share/kokoro-js/voices/af_bella.bin
+
+venv: $(STAMP) $(KOKORO_STAMP)
 
 $(STAMP): pyproject.toml
 	@start=$$(date +%s); \
 	test -x $(PY) || python3 -m venv $(VENV); \
 	$(PY) -m pip install -q -e '.[test]' && touch $(STAMP); \
 	echo "installation: $$(( $$(date +%s) - start )) s"
+
+# Kokoro's English voice tables (npm package kokoro-js): data_prep/kokoro.py
+$(KOKORO_STAMP): $(STAMP)
+	@start=$$(date +%s); $(PY) -m data_prep.kokoro install && echo "Kokoro voices: $$(( $$(date +%s) - start )) s"
 
 clean-demo:
 	rm -rf recipes/synth_en/data recipes/synth_en/corpus recipes/synth_en/exp

