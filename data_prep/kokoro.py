@@ -11,7 +11,9 @@ alphabet: hibari is distilled from Kokoro and its vocab.json is Kokoro's).
   vector per phoneme count. Only the 28 English ones (`af_* am_* bf_* bm_*`) are kept.
 - A voice name is one voice (`af_bella`) or a blend of several (`af_bella+bm_george`: the mean of
   their tables), so speakers are many more than the voices; the first voice's accent picks the G2P
-  (British for `bf_*`/`bm_*`).
+  (British for `bf_*`/`bm_*`). `kokoro:*` in a corpus's voice list is one slot whose every utterance
+  gets its own blend of two voices (`mix_voice`), drawn from those no held-out voice contains: one
+  slot's share of a slow engine's utterances, with as many speakers as utterances.
 
 Kokoro runs at ~2x real time on one core (onnxruntime, one thread): a slow engine, for a few
 hundred utterances in the demo and more in long runs. Its output is deterministic (no sampling).
@@ -62,9 +64,24 @@ def blend_parts(name: str) -> list[str]:
     return name.split("+")
 
 
+MIX = "*"  # `kokoro:*`: a new blend of two voices for each utterance (data_prep.synth_en.plan_corpus)
+
+
 def is_allowed_name(name: str) -> bool:
+    if name == MIX:
+        return True
     parts = blend_parts(name)
     return all(p in KOKORO_VOICES for p in parts) and len(set(parts)) == len(parts)
+
+
+def mix_voice(rng: np.random.Generator, excluded: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    """A blend of two distinct voices not in `excluded`, e.g. 'am_adam+bf_emma' (the first voice's accent
+    picks the G2P)."""
+    pool = [v for v in KOKORO_VOICES if v not in excluded]
+    if len(pool) < 2:
+        raise ValueError(f"kokoro:{MIX} needs two Kokoro voices that are not held out; {len(pool)} left")
+    a, b = rng.choice(len(pool), size=2, replace=False)
+    return f"{pool[int(a)]}+{pool[int(b)]}"
 
 
 def missing() -> str | None:

@@ -53,6 +53,7 @@ from asr.data.augment import (
 from asr.data.datadir import DataDir, write_datadir
 from asr.data.resample import resample
 from asr.fileio import atomic_output
+from data_prep import kokoro
 from data_prep.synth_conditions import CONDITION_SETS, write_condition_sets
 from data_prep.tts_engines import (
     SYNTH_FUNCTIONS,
@@ -206,13 +207,23 @@ def make_babble_pool(sentences: list[str], cfg: SynthConfig, path: Path) -> np.n
     rng = np.random.default_rng([cfg.seed, 99])
     parts = []
     for i, k in enumerate(rng.permutation(len(train))[: cfg.babble_pool_size]):
-        wave = synthesize(train[k], voices[i % len(voices)]).astype(np.float64)
+        wave = synthesize(train[k], resolve_voice(voices[i % len(voices)], cfg, "babble", i)).astype(np.float64)
         parts.append(wave / max(float(np.sqrt(np.mean(wave**2))), 1e-6))
     pool = np.concatenate(parts)
     pool *= 0.5 / max(float(np.abs(pool).max()), 1e-6)  # fits 16-bit FLAC
     with atomic_output(path) as tmp:
         write_audio(tmp, pool, SAMPLE_RATE)
     return load_audio(path, SAMPLE_RATE)  # the 16-bit version, as a resumed run reads it
+
+
+def resolve_voice(spec: str, cfg: SynthConfig, split: str, index: int) -> str:
+    """A voice spec as one utterance reads it: `kokoro:*` becomes that utterance's own blend of two
+    Kokoro voices (seeded by seed, split and index; no component of a held-out voice), others as they are."""
+    if spec != f"kokoro:{kokoro.MIX}":
+        return spec
+    held = {p for v in cfg.heldout_voices if v.startswith("kokoro:") for p in kokoro.blend_parts(v.partition(":")[2])}
+    code = _SPLIT_CODE.get(split, 9)
+    return "kokoro:" + kokoro.mix_voice(np.random.default_rng([cfg.seed, code, index, 11]), held)
 
 
 def utterance_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -251,7 +262,7 @@ def plan_corpus(sentences: list[str], cfg: SynthConfig, audio_dir: Path) -> list
                         split, counts[split], len(pool))
         order = np.random.default_rng([cfg.seed, _SPLIT_CODE[split]]).permutation(len(pool))
         for i in range(counts[split]):
-            voice = voices[(i + i // len(pool)) % len(voices)]
+            voice = resolve_voice(voices[(i + i // len(pool)) % len(voices)], cfg, split, i)
             spk = Voice.parse(voice).speaker_id
             utt = f"{spk}-{split}-{i:06d}"
             path = str((audio_dir / spk / f"{utt}.flac").resolve())
@@ -315,7 +326,7 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
     sentences = load_wordnet_sentences(Path(cfg.wordnet_dir), cfg.min_words, cfg.max_words)
     plans = plan_corpus(sentences, cfg, audio_dir)
     check_voices_installed([Voice.parse(spec) for spec in cfg.voices])  # one line naming the Debian packages
-    for spec in cfg.voices:
+    for spec in cfg.voices:  # (kokoro:* passes: a Kokoro voice like any other)
         check_espeak_variant(Voice.parse(spec))
     _check_config_stamp(audio_dir, cfg)  # only once the config is known to be usable
     log.info("%d sentences; %d utterances (train %d, dev %d, test %d); %d voices, held out: %s",

@@ -5,7 +5,8 @@ data_prep/kokoro.py finds Kokoro's model and voice tables).
 
 A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `flite:awb`,
 `festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`, `kokoro:af_bella`,
-`kokoro:am_adam+bf_emma` (a blend of two Kokoro voices). Only the voices that `check_voice_allowed`
+`kokoro:am_adam+bf_emma` (a blend of two Kokoro voices); in a corpus's voice list `kokoro:*` is one
+slot whose every utterance gets its own blend (data_prep.synth_en.resolve_voice). Only the voices that `check_voice_allowed`
 accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
 the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
 `data_prep.tts_install.check_voice_installed` says which Debian package a missing voice needs.
@@ -346,8 +347,11 @@ def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
 def synth_kokoro(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
     """Kokoro-82M (in-process, 24 kHz, data_prep/kokoro.py): speed control only, so pitch is a
     sample-rate relabelling like hibari's (`_relabelled`). A blend `a+b` reads with the mean style."""
-    from data_prep.kokoro import Kokoro, KokoroError, missing
+    from data_prep.kokoro import MIX, Kokoro, KokoroError, missing
 
+    if voice.name == MIX:
+        raise TTSError(f"voice '{voice}' is a slot of a corpus (a new blend per utterance, "
+                       "data_prep.synth_en.resolve_voice); name a voice or a blend, e.g. kokoro:af_bella+bm_george")
     if not _KOKORO:
         need = missing()
         if need is not None:
