@@ -48,6 +48,8 @@ KOKORO_VOICES = (
     "bm_lewis",
 )
 VOICES_ENV = "ASR_KOKORO_VOICES"
+# hibari voice -> the Kokoro voice it was distilled from (hibari/assets/voices.json)
+HIBARI_TEACHERS = {"heart": "af_heart", "emma": "bf_emma", "fenrir": "am_fenrir", "fable": "bm_fable", "kore": "af_kore"}
 
 
 class KokoroError(RuntimeError):

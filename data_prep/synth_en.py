@@ -218,10 +218,12 @@ def make_babble_pool(sentences: list[str], cfg: SynthConfig, path: Path) -> np.n
 
 def resolve_voice(spec: str, cfg: SynthConfig, split: str, index: int) -> str:
     """A voice spec as one utterance reads it: `kokoro:*` becomes that utterance's own blend of two
-    Kokoro voices (seeded by seed, split and index; no component of a held-out voice), others as they are."""
+    Kokoro voices (seeded by seed, split and index), others as they are. The blend has no component of a
+    held-out Kokoro voice, nor the Kokoro voice a held-out hibari voice was distilled from (heart: af_heart)."""
     if spec != f"kokoro:{kokoro.MIX}":
         return spec
     held = {p for v in cfg.heldout_voices if v.startswith("kokoro:") for p in kokoro.blend_parts(v.partition(":")[2])}
+    held |= {kokoro.HIBARI_TEACHERS.get(v.partition(":")[2], "") for v in cfg.heldout_voices if v.startswith("hibari:")}
     code = _SPLIT_CODE.get(split, 9)
     return "kokoro:" + kokoro.mix_voice(np.random.default_rng([cfg.seed, code, index, 11]), held)
 
