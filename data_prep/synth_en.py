@@ -99,6 +99,9 @@ class SynthConfig:
     max_words: int = 20  # longest sentence kept, in words
     voices: list[str] = field(default_factory=lambda: list(DEFAULT_VOICES))  # `<engine>:<name>`, all splits
     heldout_voices: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT))  # dev/test only
+    # train share of a voice of `voices` instead of its round-robin turn, e.g. {"kokoro:*": 0.01}: for
+    # slow engines (Kokoro: ~2x real time); dev and test keep the round robin over all voices
+    voice_shares: dict[str, float] = field(default_factory=dict)
     rate_range: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor (1.0 = voice default)
     pitch_range: tuple[float, float] = (0.85, 1.2)  # mean-F0 factor, every engine (flite:rms ignores it)
     pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
@@ -238,14 +241,20 @@ def plan_corpus(sentences: list[str], cfg: SynthConfig, audio_dir: Path) -> list
 
     Utterance i of a split reads the i-th sentence of that split's seeded shuffle (cycling
     when the split has fewer sentences) with voice i mod #voices, shifted by one on every
-    cycle so a repeated sentence gets another voice. Train uses voices minus heldout_voices.
+    cycle so a repeated sentence gets another voice. Train uses voices minus heldout_voices; a voice
+    in voice_shares reads round(share * num_train) train utterances (the last ones) instead of its turn.
     """
     for spec in cfg.voices + cfg.heldout_voices:
         Voice.parse(spec)  # raises for a malformed or reserved voice
     missing = [v for v in cfg.heldout_voices if v not in cfg.voices]
     if missing:
         raise ValueError(f"heldout_voices {missing} are not in voices; add them to voices")
-    train_voices = [v for v in cfg.voices if v not in cfg.heldout_voices]
+    bad = {v: p for v, p in cfg.voice_shares.items() if v not in cfg.voices or v in cfg.heldout_voices or not 0 <= p < 1}
+    if bad or sum(cfg.voice_shares.values()) >= 1:
+        raise ValueError(f"voice_shares {bad or cfg.voice_shares}: each voice must be a training voice of `voices` "
+                         "with a share in [0, 1), and the shares must sum to less than 1")
+    shared = [(v, round(p * cfg.num_train)) for v, p in cfg.voice_shares.items()]
+    train_voices = [v for v in cfg.voices if v not in cfg.heldout_voices and v not in cfg.voice_shares]
     if not train_voices:
         raise ValueError("every voice is held out; leave at least one voice for train")
     by_split: dict[str, list[str]] = {s: [] for s in SPLITS}
@@ -263,8 +272,11 @@ def plan_corpus(sentences: list[str], cfg: SynthConfig, audio_dir: Path) -> list
             log.warning("%s: %d utterances from %d sentences: sentences repeat with other voices",
                         split, counts[split], len(pool))
         order = np.random.default_rng([cfg.seed, _SPLIT_CODE[split]]).permutation(len(pool))
+        turns = [v for v, n in shared for _ in range(n)] if split == "train" else []
         for i in range(counts[split]):
-            voice = resolve_voice(voices[(i + i // len(pool)) % len(voices)], cfg, split, i)
+            k = i - (counts[split] - len(turns))  # the last len(turns) train utterances go to shared voices
+            spec = turns[k] if k >= 0 else voices[(i + i // len(pool)) % len(voices)]
+            voice = resolve_voice(spec, cfg, split, i)
             spk = Voice.parse(voice).speaker_id
             utt = f"{spk}-{split}-{i:06d}"
             path = str((audio_dir / spk / f"{utt}.flac").resolve())

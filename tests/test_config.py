@@ -25,6 +25,7 @@ class Outer:
     maybe: int | None = None
     sizes: list[int] = field(default_factory=list)
     pair: tuple[float, ...] = ()
+    shares: dict[str, float] = field(default_factory=dict)
 
 
 def test_nested_dataclasses():
@@ -71,6 +72,11 @@ def test_wrong_types_in_containers_and_optionals():
         from_dict(Outer, {"sizes": 3})
     assert from_dict(Outer, {"maybe": None}).maybe is None
     assert from_dict(Outer, {"maybe": 4}).maybe == 4
+    assert from_dict(Outer, {"shares": {"kokoro:*": 1}}).shares == {"kokoro:*": 1.0}
+    with pytest.raises(ConfigError, match=r"shares\['a'\]"):
+        from_dict(Outer, {"shares": {"a": "lots"}})
+    with pytest.raises(ConfigError, match="shares"):
+        from_dict(Outer, {"shares": [1]})
 
 
 def test_float_from_int_is_ok():

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,20 @@ def test_the_mix_slot_gives_each_utterance_its_own_blend_without_heldout_voices(
     assert not any(p.voice == "kokoro:am_michael" for p in plans if p.split == "train")
     with pytest.raises(TTSError, match="slot"):
         synthesize("hello", "kokoro:*")
+
+
+def test_voice_shares_give_a_slow_voice_a_fixed_part_of_train_only(tmp_path: Path) -> None:
+    from data_prep.synth_en import SynthConfig, plan_corpus
+
+    sentences = [f"sentence number {i} is here" for i in range(2000)]
+    cfg = SynthConfig(num_train=1000, num_dev=40, num_test=40, voices=["espeak:en-us", "flite:kal", "kokoro:*"],
+                      heldout_voices=[], voice_shares={"kokoro:*": 0.02})
+    plans = plan_corpus(sentences, cfg, tmp_path)
+    train = [p for p in plans if p.split == "train"]
+    assert sum(p.voice.startswith("kokoro:") for p in train) == 20  # not a third
+    assert {p.voice for p in train if not p.voice.startswith("kokoro:")} == {"espeak:en-us", "flite:kal"}
+    dev = [p for p in plans if p.split == "dev"]
+    assert sum(p.voice.startswith("kokoro:") for p in dev) in (13, 14)  # dev and test: round robin
+    for shares in ({"kokoro:*": 1.0}, {"flite:awb": 0.1}):
+        with pytest.raises(ValueError, match="voice_shares"):
+            plan_corpus(sentences, replace(cfg, voice_shares=shares), tmp_path)
