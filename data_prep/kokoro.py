@@ -76,9 +76,17 @@ def is_allowed_name(name: str) -> bool:
     return all(p in KOKORO_VOICES for p in parts) and len(set(parts)) == len(parts)
 
 
-def mix_voice(rng: np.random.Generator, excluded: set[str] = frozenset()) -> str:  # type: ignore[assignment]
-    """A blend of two distinct voices not in `excluded`, e.g. 'am_adam+bf_emma' (the first voice's accent
-    picks the G2P)."""
+def mix_voice(rng: np.random.Generator, heldout_voices: list[str]) -> str:
+    """A blend of two distinct voices, e.g. 'am_adam+bf_emma' (the first voice's accent picks the G2P),
+    with no component of a held-out Kokoro voice nor the teacher of a held-out hibari voice.
+    heldout_voices: specs as `<engine>:<name>`."""
+    excluded = set()
+    for spec in heldout_voices:
+        engine, _, name = spec.partition(":")
+        if engine == "kokoro":
+            excluded |= set(blend_parts(name))
+        elif engine == "hibari" and name in HIBARI_TEACHERS:
+            excluded.add(HIBARI_TEACHERS[name])
     pool = [v for v in KOKORO_VOICES if v not in excluded]
     if len(pool) < 2:
         raise ValueError(f"kokoro:{MIX} needs two Kokoro voices that are not held out; {len(pool)} left")

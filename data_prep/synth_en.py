@@ -225,10 +225,8 @@ def resolve_voice(spec: str, cfg: SynthConfig, split: str, index: int) -> str:
     held-out Kokoro voice, nor the Kokoro voice a held-out hibari voice was distilled from (heart: af_heart)."""
     if spec != f"kokoro:{kokoro.MIX}":
         return spec
-    held = {p for v in cfg.heldout_voices if v.startswith("kokoro:") for p in kokoro.blend_parts(v.partition(":")[2])}
-    held |= {kokoro.HIBARI_TEACHERS.get(v.partition(":")[2], "") for v in cfg.heldout_voices if v.startswith("hibari:")}
-    code = _SPLIT_CODE.get(split, 9)
-    return "kokoro:" + kokoro.mix_voice(np.random.default_rng([cfg.seed, code, index, 11]), held)
+    rng = np.random.default_rng([cfg.seed, _SPLIT_CODE.get(split, 9), index, 11])
+    return "kokoro:" + kokoro.mix_voice(rng, cfg.heldout_voices)
 
 
 def utterance_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -340,7 +338,7 @@ def prepare_synth_en(audio_dir: str | Path, data_root: str | Path, cfg: SynthCon
     sentences = load_wordnet_sentences(Path(cfg.wordnet_dir), cfg.min_words, cfg.max_words)
     plans = plan_corpus(sentences, cfg, audio_dir)
     check_voices_installed([Voice.parse(spec) for spec in cfg.voices])  # one line naming the Debian packages
-    for spec in cfg.voices:  # (kokoro:* passes: a Kokoro voice like any other)
+    for spec in cfg.voices:
         check_espeak_variant(Voice.parse(spec))
     _check_config_stamp(audio_dir, cfg)  # only once the config is known to be usable
     log.info("%d sentences; %d utterances (train %d, dev %d, test %d); %d voices, held out: %s",

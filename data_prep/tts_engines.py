@@ -315,6 +315,11 @@ HIBARI_RATE_STEP = 400
 HIBARI_SEED = 0
 
 
+def _speed(rate: float, pitch: float) -> float:
+    """The speed to ask of a model whose pitch is relabelled (`_relabelled` speeds it up by `pitch`)."""
+    return min(2.0, max(0.5, rate / pitch))
+
+
 def _relabelled(wave: np.ndarray, voice: Voice, text: str, pitch: float) -> tuple[np.ndarray, int]:
     """Pitch for a 24 kHz model without a pitch control: the samples (made at speed rate / pitch) are
     declared at 24 kHz * pitch, so after resampling F0 (and the formants, like a shorter or longer
@@ -336,7 +341,7 @@ def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
     tts = _HIBARI.get(voice.name)
     if tts is None:
         tts = _HIBARI[voice.name] = Hibari(voice=voice.name, threads=1)
-    speed = min(2.0, max(0.5, rate / pitch))
+    speed = _speed(rate, pitch)
     try:
         wave = np.asarray(tts(text, speed=speed, seed=HIBARI_SEED), dtype=np.float32)
     except Exception as err:  # noqa: BLE001 - the engine's own errors, named with voice and text
@@ -360,7 +365,7 @@ def synth_kokoro(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
             _KOKORO.append(Kokoro(threads=1))
         except KokoroError as err:
             raise TTSError(f"voice '{voice}': {err}") from err
-    speed = min(2.0, max(0.5, rate / pitch))
+    speed = _speed(rate, pitch)
     try:
         wave = _KOKORO[0](text, voice.name, speed=speed)  # type: ignore[operator]
     except Exception as err:  # noqa: BLE001 - the engine's own errors, named with voice and text
