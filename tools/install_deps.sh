@@ -15,6 +15,8 @@ missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# npm fetches Kokoro's voice tables (npm package kokoro-js, `make venv`); any npm will do (Node.js's own or Debian's)
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -z "$missing" ]; then
   exit 0
 fi
