@@ -13,6 +13,7 @@ from asr.nn.model import (
     ModelConfig,
     reverse_padded,
     stack_frames,
+    utterance_mean_normalised,
 )
 
 
@@ -167,3 +168,30 @@ def test_conv_frontend_ignores_padding_and_batch_mates():
 def test_unknown_frontend_is_refused():
     with pytest.raises(ValueError, match="frontend"):
         _model(frontend="transformer")
+
+
+def test_utterance_mean_normalisation_ignores_padding():
+    x = torch.randn(2, 6, 4) + 3.0
+    mask = torch.arange(6)[None, :] < torch.tensor([6, 4])[:, None]
+    y = utterance_mean_normalised(x, mask)
+    torch.testing.assert_close(y[0].mean(0), torch.zeros(4), atol=1e-6, rtol=0)
+    torch.testing.assert_close(y[1, :4].mean(0), torch.zeros(4), atol=1e-6, rtol=0)
+    torch.testing.assert_close(y[1, :4], x[1, :4] - x[1, :4].mean(0))
+
+
+def test_utt_cmn_model_is_blind_to_a_constant_channel():
+    """A stationary channel adds a constant vector to log-mel frames: with utt_cmn the output is unchanged
+    (and still padding-invariant); without it, it changes."""
+    x = torch.randn(2, 10, 4)
+    lengths = torch.tensor([10, 6])
+    channel = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    for frontend in ("stack", "conv"):
+        model = _model(utt_cmn=True, frontend=frontend, conv_channels=3)
+        a, _ = model(x, lengths)
+        b, _ = model(x + channel, lengths)
+        torch.testing.assert_close(a[0], b[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a[1, :2], b[1, :2], atol=1e-5, rtol=1e-5)
+        alone, _ = model(x[1:, :6], lengths[1:])
+        torch.testing.assert_close(a[1, :2], alone[0], atol=1e-5, rtol=1e-5)
+    plain = _model(frontend="stack")
+    assert not torch.allclose(plain(x, lengths)[0], plain(x + channel, lengths)[0], atol=1e-3)

@@ -3,6 +3,10 @@
     feats [N, T, D] --CMVN--> --stack x S--> [N, T/S, S*D] --BiLSTM x L--> [N, T/S, 2H or P]
           --Linear--> log-probs [N, T', V] with T' = ceil(T / S)
 
+With `utt_cmn: true` each utterance's own mean (over its frames, not the padding) is subtracted after
+the global CMVN: cepstral mean normalisation, which removes a stationary channel (a telephone band, a
+microphone's colour) from log-mel features.
+
 With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
     [N, 1, T, D] --conv 3x3, C ch, stride (1, 2), ReLU--> [N, C, T, D/2]
                  --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4] --LayerNorm-->
@@ -28,7 +32,15 @@ class ModelConfig:
     layers: int = 3  # bidirectional LSTM layers L
     proj: int = 0  # if > 0, project each layer's 2H outputs down to this size (LSTMP-like)
     dropout: float = 0.2  # dropout between layers and before the output layer
+    utt_cmn: bool = False  # subtract each utterance's mean feature vector after the global CMVN
     vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
+
+
+def utterance_mean_normalised(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x [N, T, D] minus each utterance's mean over its valid frames (mask [N, T], True = frame)."""
+    m = mask[..., None].to(x.dtype)
+    mean = (x * m).sum(dim=1, keepdim=True) / m.sum(dim=1, keepdim=True).clamp(min=1.0)
+    return x - mean
 
 
 class GlobalCMVN(nn.Module):
@@ -133,6 +145,8 @@ class BiLSTMCTC(nn.Module):
         """feats [N, T, D], lengths [N] (frames) -> (log_probs [N, T', V], out_lengths [N])."""
         x = self.cmvn(feats)
         mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        if self.cfg.utt_cmn:
+            x = utterance_mean_normalised(x, mask)
         x = x * mask[..., None]  # padded frames are exactly zero after normalisation
         if self.frontend is not None:
             x, out_lengths = self.frontend(x, lengths)
