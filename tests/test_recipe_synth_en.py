@@ -57,6 +57,7 @@ def test_tiny_recipe_end_to_end(tmp_path):
         assert re.fullmatch(r"%WER \d+\.\d\d \[ \d+ / \d+, \d+ ins, \d+ del, \d+ sub \]\n", (dec / "wer").read_text())
     results = (exp / "RESULTS.md").read_text()
     assert "held out" in results and "| test | all |" in results
+    assert "per-utterance mean normalisation" in results.split("## Error rates", 1)[0]  # tiny.yaml: utt_cmn
     family = results.split("## Per voice family", 1)[1].split("## Per voice (speaker)", 1)[0]
     assert "| espeak | seen |" in family and "| flite | seen |" in family  # WER per engine, seen and held out
 

@@ -43,6 +43,8 @@ def _training_summary(exp_dir: Path) -> list[str]:
     nparams = sum(v.numel() for v in md.load_weights().values() if v.is_floating_point())
     front = (f"conv front-end ({model_cfg.conv_channels} channels, time stride {model_cfg.stack})"
              if model_cfg.frontend == "conv" else f"stacking x{model_cfg.stack}")
+    if model_cfg.utt_cmn:
+        front += ", per-utterance mean normalisation"
     lines.append(
         f"- Model: BiLSTM {model_cfg.layers}x{model_cfg.hidden}, {front}, "
         f"{nparams / 1e6:.2f}M parameters, {model_cfg.vocab_size} tokens"
