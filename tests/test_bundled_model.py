@@ -21,7 +21,7 @@ SENTENCES = [
     "the river was too wide to cross",
     "she reads a book every night before sleeping",
 ]
-# Measured on the model made at 2026-12-01 (`make model` at 6ce2a36: conf/long.yaml, 2 hours on 2 CPU
+# Measured on the model made at 2026-12-01 (`make model CONFIG=conf/long.yaml` at 6ce2a36, 2 h on 2 CPU
 # cores): espeak-ng en-us, a training voice, 5.4% (2 errors in 37 words; the 30-minute demo's model made
 # 6); held out of training, SVOX Pico en-GB 75.7% (86.5 with the demo's model) and hibari heart (a neural
 # voice) 40.5% (73.0). The bounds leave 2 words of margin: the held-out Pico one says "not noise", which
