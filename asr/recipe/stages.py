@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from asr.config import ConfigError
+from asr.config import ConfigError, to_dict
 from asr.data.batching import FeatureSet
 from asr.data.datadir import read_table
 from asr.data.feature_store import compute_cmvn_stats, make_features
@@ -197,23 +197,49 @@ def _targets(data_dir: Path, table) -> dict[str, list[int]]:
     return {u: table.encode(t, utt=u) for u, t in read_table(data_dir / "text", allow_empty_value=True).items()}
 
 
+def init_model_dir(init_from: str, work: Path, model_cfg: ModelConfig, fbank_cfg: FbankConfig, table) -> ModelDir:
+    """train.init_from as a complete model directory (relative to the work dir) whose model, features
+    and tokens are this run's: fine-tuning continues the same network on the same inputs and outputs."""
+    path = Path(init_from)
+    init = ModelDir(path if path.is_absolute() else work / path)
+    init.check_complete()
+    if not (init / ModelDir.CMVN).is_file():
+        raise MissingInputError(f"{init / ModelDir.CMVN}: missing; train.init_from needs the model's CMVN statistics")
+    old_model, old_fbank = init.read_config()
+    for name, old, new in (("model", old_model, model_cfg), ("features", old_fbank, fbank_cfg)):
+        # dropout and dither may change: neither is part of what the weights expect
+        diff = sorted(k for k, v in to_dict(new).items() if to_dict(old).get(k) != v and k not in ("dropout", "dither"))
+        if diff:
+            shown = ", ".join(f"{k}: {to_dict(old).get(k)!r} there, {to_dict(new)[k]!r} here" for k in diff)
+            raise ConfigError(f"train.init_from: {init / ModelDir.CONFIG} has another {name} section ({shown})")
+    if init.read_tokens().symbols != table.symbols:
+        raise ConfigError(f"train.init_from: {init / ModelDir.TOKENS} is not this run's token table "
+                          f"(data/lang/tokens.txt): fine-tuning needs the same tokens")
+    return init
+
+
 def train_stage(
     data: Path, exp: Path, model_cfg: ModelConfig, fbank_cfg: FbankConfig, train_cfg: TrainConfig, device: torch.device
 ) -> None:
     require(data / "train" / "feats.scp", data / "dev" / "feats.scp", data / "lang" / "tokens.txt", data / "train" / "cmvn.stats")
     table = read_tokens(data / "lang" / "tokens.txt")
     model_cfg.vocab_size, model_cfg.input_dim = len(table), fbank_cfg.num_mel_bins
+    init = init_model_dir(train_cfg.init_from, data.parent, model_cfg, fbank_cfg, table) if train_cfg.init_from else None
     if rank() == 0:  # under torchrun the other ranks train too, but only rank 0 writes
         exp.mkdir(parents=True, exist_ok=True)
         ModelDir(exp).write_config(model_cfg, fbank_cfg)
         shutil.copy(data / "lang" / "tokens.txt", exp / ModelDir.TOKENS)
-        shutil.copy(data / "train" / "cmvn.stats", exp / ModelDir.CMVN)
+        # a fine-tuned model keeps the normalisation its weights were trained with
+        shutil.copy(init / ModelDir.CMVN if init else data / "train" / "cmvn.stats", exp / ModelDir.CMVN)
     barrier()
     torch.manual_seed(train_cfg.seed)  # the initial weights: the same on every rank and in every run
     model = BiLSTMCTC(model_cfg)
     mean, istd = read_cmvn(exp / ModelDir.CMVN).mean_istd()
     model.cmvn.mean.copy_(torch.from_numpy(mean))
     model.cmvn.istd.copy_(torch.from_numpy(istd))
+    if init:
+        model.load_state_dict({k: v.float() for k, v in init.load_weights().items()})  # an export may be float16
+        log.info("initial weights and CMVN from %s (train.init_from)", init.path)
     log.info("model: %.2fM parameters, device %s", sum(p.numel() for p in model.parameters()) / 1e6, device)
     train(
         model,
