@@ -97,3 +97,33 @@ def test_stage_args_default_to_whole_table():
     args = parser.parse_args(["--stage", "2", "--stop-stage", "3", "--force"])
     assert (args.stage, args.stop_stage, args.force) == (2, 3, True)
     assert "3 train" in parser.format_help()
+
+
+def test_skipped_stage_with_changed_settings_is_reported(tmp_path, caplog):
+    """A finished stage is still skipped, but a warning names each setting that changed since it ran."""
+    from asr.decoding.base import DecoderConfig
+
+    calls = []
+    made = lambda beam, sets: [  # noqa: E731
+        Stage(1, "decode", lambda: calls.append(1), settings={"decoder": DecoderConfig(lm_beam=beam), "sets": sets}),
+        Stage(2, "score", lambda: calls.append(2)),  # untracked: never reported
+    ]
+    run_stages(made(50, ("dev", "test")), tmp_path, 1, 2)
+    info = json.loads(marker_path(tmp_path, made(50, [])[0]).read_text())
+    assert info["settings"]["decoder"]["lm_beam"] == 50 and info["settings"]["sets"] == ["dev", "test"]
+    with caplog.at_level(logging.INFO, logger="recipe"):
+        run_stages(made(50, ["dev", "test"]), tmp_path, 1, 2)  # a tuple and a list are the same setting
+    assert "other settings" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="recipe"):
+        run_stages(made(200, ["dev"]), tmp_path, 1, 2)
+    assert calls == [1, 2]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ['stage 1 (decode) ran with other settings than this config\'s (decoder.lm_beam: 50 -> 200; '
+                      'sets: ["dev", "test"] -> ["dev"]): its output is stale; rerun it and the stages after it '
+                      'with --stage 1 --force']
+    run_stages(made(200, ["dev"]), tmp_path, 1, 1, force=True)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="recipe"):
+        run_stages(made(200, ["dev"]), tmp_path, 1, 1)
+    assert calls == [1, 2, 1] and "other settings" not in caplog.text

@@ -1,8 +1,9 @@
 """A recipe is a short table of numbered stages; this runs a slice of it.
 
 Each stage logs a header, runs, and writes `<marker_dir>/stage<N>.<name>.done` last (holding its
-wall time). A stage with a marker is skipped on the next run; an interrupted stage left no marker,
-so it runs again. `--stage/--stop-stage` pick the slice, `--force` reruns finished stages.
+wall time and the settings it ran with). A stage with a marker is skipped on the next run, with a
+warning naming each setting that changed since it ran; an interrupted stage left no marker, so it
+runs again. `--stage/--stop-stage` pick the slice, `--force` reruns finished stages.
 """
 
 from __future__ import annotations
@@ -25,6 +26,30 @@ class Stage:
     name: str
     run: Callable[[], None]
     distributed: bool = False  # under torchrun every rank runs it (training); otherwise rank 0 alone
+    # the config its output depends on (dataclasses, lists, numbers, strings): kept in the marker, so that
+    # skipping a finished stage whose settings have changed since can say so; None: not tracked
+    settings: object = None
+
+
+def settings_dict(settings: object) -> object:
+    """Settings as plain JSON data (dataclasses become dicts, tuples lists)."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(settings) and not isinstance(settings, type):
+        settings = asdict(settings)
+    if isinstance(settings, dict):
+        return {str(k): settings_dict(v) for k, v in settings.items()}
+    if isinstance(settings, (list, tuple)):
+        return [settings_dict(v) for v in settings]
+    return settings
+
+
+def changed_settings(old: object, new: object, prefix: str = "") -> list[str]:
+    """'key.path: old -> new' for every leaf that differs between two settings_dict results."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) | set(new), key=str)
+                for c in changed_settings(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))]
+    return [] if old == new else [f"{prefix or 'settings'}: {json.dumps(old)} -> {json.dumps(new)}"]
 
 
 def marker_path(marker_dir: Path, stage: Stage) -> Path:
@@ -54,8 +79,16 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
         if not first <= stage.number <= last:
             continue
         marker = marker_path(marker_dir, stage)
+        settings = settings_dict(stage.settings)
         if marker.exists() and not force:
             log.info("stage %d (%s): already done (%s), skipping", stage.number, stage.name, marker)
+            done = json.loads(marker.read_text() or "{}")
+            if settings is not None and "settings" in done and done["settings"] != settings:
+                changes = changed_settings(done["settings"], settings)
+                log.warning("stage %d (%s) ran with other settings than this config's (%s%s): its output is stale; "
+                            "rerun it and the stages after it with --stage %d --force", stage.number, stage.name,
+                            "; ".join(changes[:5]), f"; {len(changes) - 5} more" if len(changes) > 5 else "",
+                            stage.number)
             continue
         log.info("==== stage %d: %s ====", stage.number, stage.name)
         t0 = time.time()
@@ -63,7 +96,8 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
             stage.run()
         seconds = time.time() - t0
         if main:
-            marker.write_text(json.dumps({"number": stage.number, "name": stage.name, "seconds": round(seconds, 1)}))
+            info = {"number": stage.number, "name": stage.name, "seconds": round(seconds, 1)}
+            marker.write_text(json.dumps(info if settings is None else {**info, "settings": settings}))
         barrier()
         log.info("stage %d (%s) done in %.1f s", stage.number, stage.name, seconds)
 

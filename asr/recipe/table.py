@@ -50,15 +50,22 @@ def model_stages(
             run()
         return stage
 
+    no_lm = [name for name in dec.decoders if name != "lm"]
     return [
-        Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj)),
-        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens)),
-        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets))),
-        Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device), distributed=True),
+        Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj),
+              settings={"features": cfg.features, "sets": sets}),
+        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens), settings={"tokens": cfg.tokens}),
+        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets)),
+              settings={"lm": cfg.lm if uses_lm else None}),
+        Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device), distributed=True,
+              settings={"model": cfg.model, "train": cfg.train}),
         Stage(5, "decode", lambda: decode_stage(data, exp, cfg.decode_sets, device, dec.no_lm_decoders(), dec.max_frames,
                                                 all_ranks=True),
-              distributed=True),
-        Stage(6, "tune_lm", only_with_lm(lambda: tune_lm_stage(data, exp, cfg.decode_sets, device, dec))),
+              distributed=True, settings={"decode_sets": cfg.decode_sets, "decoders": no_lm,
+                                          "beam": dec.decoder.beam if "beam" in no_lm else None}),
+        Stage(6, "tune_lm", only_with_lm(lambda: tune_lm_stage(data, exp, cfg.decode_sets, device, dec)),
+              settings={"decoding": dec if uses_lm else None, "decode_sets": cfg.decode_sets if uses_lm else None}),
         Stage(7, "score", lambda: score_stage(data, exp, cfg.decode_sets, heldout, stage_seconds(exp / ".stages"),
-                                              command, dec.decoders)),
+                                              command, dec.decoders),
+              settings={"decode_sets": cfg.decode_sets, "decoders": dec.decoders, "heldout": heldout}),
     ]

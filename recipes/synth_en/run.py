@@ -55,7 +55,8 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         atomic_write_lines(data / "local" / "lm_text.txt", synth_lm_sentences(Path(cfg.corpus.wordnet_dir)))
 
     heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
-    return [Stage(0, "corpus", corpus), *model_stages(cfg, work, device, command, heldout)]
+    return [Stage(0, "corpus", corpus, settings={"corpus": cfg.corpus, "decode_sets": cfg.decode_sets}),
+            *model_stages(cfg, work, device, command, heldout)]
 
 
 def main(argv: list[str] | None = None) -> None:
