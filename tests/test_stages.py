@@ -1,5 +1,5 @@
-"""Tests for asr/recipe/stages.py's train stage with train.init_from: fine-tuning starts from a
-trained model directory's weights and CMVN, and refuses a model, feature or token mismatch."""
+"""Tests for asr/recipe/stages.py's tokens and train stages with train.init_from: fine-tuning keeps the
+trained model directory's tokens, starts from its weights and CMVN, and refuses a mismatch."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import torch
 from asr.config import ConfigError
 from asr.data.features import FbankConfig
 from asr.data.specaug import SpecAugConfig
+from asr.data.tokens import TokenError
 from asr.errors import MissingInputError
 from asr.nn.checkpoint import load_state
 from asr.nn.modeldir import ModelDir
 from asr.nn.train import TrainConfig
-from asr.recipe.stages import train_stage
+from asr.recipe.stages import TokenConfig, tokens_stage, train_stage
 
 CPU = torch.device("cpu")
 
@@ -77,3 +78,17 @@ def test_init_from_refuses_another_model_features_or_tokens(digit_model_dir, tmp
         train_stage(data, tmp_path / "c", model_cfg, fbank_cfg, _train_cfg(init_from=str(other)), CPU)
     with pytest.raises(MissingInputError, match="missing"):
         train_stage(data, tmp_path / "d", model_cfg, fbank_cfg, _train_cfg(init_from=str(tmp_path / "nowhere")), CPU)
+
+
+def test_tokens_stage_keeps_the_init_models_tokens(digit_model_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(digit_model_dir.parent / "data", data, ignore=shutil.ignore_patterns("lang"))
+    tokens_stage(data, TokenConfig(unit="char"), ModelDir(digit_model_dir))
+    assert (data / "lang" / "tokens.txt").read_text() == (digit_model_dir / "tokens.txt").read_text()
+    text = (data / "dev" / "text").read_text().splitlines()
+    text[1] = text[1].split()[0] + " quiet"  # no 'q' in the digit words
+    (data / "dev" / "text").write_text("\n".join(text) + "\n")
+    utt = text[1].split()[0]
+    with pytest.raises(TokenError, match=rf"dev/text: utt '{utt}': character 'q' in 'quiet' is not in the token "
+                                         r"table; train.init_from keeps the tokens of .*exp/tokens.txt"):
+        tokens_stage(data, TokenConfig(unit="char"), ModelDir(digit_model_dir))

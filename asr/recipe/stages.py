@@ -32,6 +32,7 @@ from asr.data.features import FbankConfig, read_cmvn, write_cmvn
 from asr.data.tokens import (
     UNITS,
     WORD_SEP,
+    TokenError,
     build_bpe_token_table,
     build_phone_token_table,
     build_token_table,
@@ -149,12 +150,28 @@ def bpe_tokens_stage(data: Path, vocab_size: int) -> None:
     log.info("BPE: %d pieces (asked for %d)", len(table) - 1, vocab_size)
 
 
-def tokens_stage(data: Path, cfg: TokenConfig) -> None:
+def tokens_stage(data: Path, cfg: TokenConfig, init: ModelDir | None = None) -> None:
     """data/{train,dev}/text -> data/lang/tokens.txt in cfg.unit: blank first; characters ('|' second),
-    phones, or sentencepiece BPE pieces of train (with data/lang/bpe.model)."""
+    phones, or sentencepiece BPE pieces of train (with data/lang/bpe.model).
+
+    With `init` (the model train.init_from fine-tunes) its tokens.txt is kept as it is, once every
+    train and dev transcript is known to be spellable with it."""
     if cfg.unit not in UNITS:
         raise ConfigError(f"tokens.unit must be one of {', '.join(UNITS)}, got {cfg.unit!r}")
     (data / "lang").mkdir(parents=True, exist_ok=True)
+    if init is not None:
+        table = init.read_tokens()
+        require(data / "train" / "text", data / "dev" / "text")
+        for s in ("train", "dev"):
+            for utt, text in read_table(data / s / "text", allow_empty_value=True).items():
+                try:
+                    table.encode(text, utt=utt)
+                except TokenError as e:
+                    raise TokenError(f"{data / s / 'text'}: {e}; train.init_from keeps the tokens of "
+                                     f"{init / ModelDir.TOKENS}: write the transcripts in its symbols") from None
+        write_tokens(data / "lang" / "tokens.txt", table)
+        log.info("tokens: the %d of %s (train.init_from)", len(table), init / ModelDir.TOKENS)
+        return
     if cfg.unit == "bpe":
         bpe_tokens_stage(data, cfg.bpe_vocab_size)
     elif cfg.unit == "phone":
@@ -197,12 +214,21 @@ def _targets(data_dir: Path, table) -> dict[str, list[int]]:
     return {u: table.encode(t, utt=u) for u, t in read_table(data_dir / "text", allow_empty_value=True).items()}
 
 
-def init_model_dir(init_from: str, work: Path, model_cfg: ModelConfig, fbank_cfg: FbankConfig, table) -> ModelDir:
-    """train.init_from as a complete model directory (relative to the work dir) whose model, features
-    and tokens are this run's: fine-tuning continues the same network on the same inputs and outputs."""
+def init_dir(init_from: str, work: Path) -> ModelDir | None:
+    """train.init_from as a model directory (a relative path is read from the work dir); None for ""."""
+    if not init_from:
+        return None
     path = Path(init_from)
     init = ModelDir(path if path.is_absolute() else work / path)
     init.check_complete()
+    return init
+
+
+def init_model_dir(init_from: str, work: Path, model_cfg: ModelConfig, fbank_cfg: FbankConfig, table) -> ModelDir:
+    """train.init_from as a complete model directory (relative to the work dir) whose model, features
+    and tokens are this run's: fine-tuning continues the same network on the same inputs and outputs."""
+    init = init_dir(init_from, work)
+    assert init is not None
     if not (init / ModelDir.CMVN).is_file():
         raise MissingInputError(f"{init / ModelDir.CMVN}: missing; train.init_from needs the model's CMVN statistics")
     old_model, old_fbank = init.read_config()

@@ -20,6 +20,7 @@ from asr.recipe.runner import Stage, stage_seconds
 from asr.recipe.stages import (
     ModelStagesConfig,
     features_stage,
+    init_dir,
     lm_stage,
     tokens_stage,
     train_stage,
@@ -54,7 +55,8 @@ def model_stages(
     return [
         Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj),
               settings={"features": cfg.features, "sets": sets}),
-        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens), settings={"tokens": cfg.tokens}),
+        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens, init_dir(cfg.train.init_from, work)),
+              settings={"tokens": cfg.tokens, "init_from": cfg.train.init_from}),
         Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets)),
               settings={"lm": cfg.lm if uses_lm else None}),
         Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device), distributed=True,
