@@ -215,9 +215,14 @@ def _targets(data_dir: Path, table) -> dict[str, list[int]]:
 
 
 def init_dir(init_from: str, work: Path) -> ModelDir | None:
-    """train.init_from as a model directory (a relative path is read from the work dir); None for ""."""
+    """train.init_from as a model directory: "bundled" is models/en_synth (what `asr transcribe` uses
+    without --model), a relative path is read from the work dir; None for ""."""
     if not init_from:
         return None
+    if init_from == "bundled":
+        from asr.transcribe.bundled import bundled_model_dir
+
+        return ModelDir(bundled_model_dir())
     path = Path(init_from)
     init = ModelDir(path if path.is_absolute() else work / path)
     init.check_complete()
