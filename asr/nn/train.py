@@ -59,11 +59,7 @@ class TrainConfig:
     amp: str = "auto"  # auto: bf16 autocast on CUDA (if the GPU supports it), fp32 on CPU; bf16; none
     sortagrad_epochs: int = 0  # the first N epochs visit batches shortest-first (SortaGrad, DeepSpeech2)
     num_workers: int = 0  # processes that read, pad and SpecAugment batches ahead of the loop (pinned on CUDA); 0: in-process
-    # a model directory (exp/<tag> or an `asr export` folder; "bundled": models/en_synth) whose weights, CMVN and
-    # tokens start training instead of random ones: fine-tuning, with a fresh optimizer and schedule. Relative
-    # paths are from the recipe's work dir. Same model and features config, or the train stage names the
-    # difference; a transcript it cannot spell stops the tokens stage. "" = train from scratch
-    init_from: str = ""
+    init_from: str = ""  # fine-tune: start from this model dir's weights, CMVN, tokens (asr.recipe.stages.init_dir)
     specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
 
 

@@ -269,7 +269,7 @@ def train_stage(
     model.cmvn.mean.copy_(torch.from_numpy(mean))
     model.cmvn.istd.copy_(torch.from_numpy(istd))
     if init:
-        model.load_state_dict({k: v.float() for k, v in init.load_weights().items()})  # an export may be float16
+        model.load_state_dict(init.load_weights())  # copied into the fp32 parameters, also from a float16 export
         log.info("initial weights and CMVN from %s (train.init_from)", init.path)
     log.info("model: %.2fM parameters, device %s", sum(p.numel() for p in model.parameters()) / 1e6, device)
     train(
