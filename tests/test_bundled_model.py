@@ -22,7 +22,7 @@ SENTENCES = [
     "she reads a book every night before sleeping",
 ]
 # Measured on the model made at 2026-12-01 (`make model`: conf/long.yaml at 6ce2a36, 2 h on 2 CPU cores,
-# then conf/long_ft.yaml at 09cbaeb, 56 min): espeak-ng en-us, a training voice, 2.7% (1 error in 37
+# then conf/long_ft.yaml at d00f2d1, 82 min): espeak-ng en-us, a training voice, 2.7% (1 error in 37
 # words; conf/long.yaml's model alone made 2, the 30-minute demo's model 6); held out of training, SVOX
 # Pico en-GB 54.1% (67.6 with conf/long.yaml's model, 86.5 with the demo's) and hibari heart (a neural
 # voice) 27.0% (29.7, 73.0). The bounds leave 2 words of margin: the held-out Pico one says "not noise",
