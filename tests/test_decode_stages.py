@@ -29,3 +29,23 @@ def test_recipe_ctm_and_text_equal_asr_transcribe(digit_model_dir, tmp_path, cap
     refs = read_table(data / "dev" / "text")
     hyps = read_transcripts(exp / "decode_dev_greedy" / "text")
     assert sum(hyps[u] == refs[u] for u in refs) >= 0.9 * len(refs)  # the digits model really recognises
+
+
+def test_two_decoding_processes_write_the_files_of_one(digit_model_dir, tmp_path):
+    """decode_stage(nj=2): two spawned workers decode half of each set; the merged files are one process's."""
+    import shutil
+
+    data = digit_model_dir.parent / "data"
+    exps = {}
+    for nj in (1, 2):
+        exp = exps[nj] = tmp_path / f"nj{nj}"
+        exp.mkdir()
+        for f in ("config.yaml", "tokens.txt", "cmvn.stats", "model.pt"):
+            shutil.copy(digit_model_dir / f, exp / f)
+        decode_stage(data, exp, ["dev", "train"], torch.device("cpu"),
+                     {"greedy": DecoderConfig("greedy"), "beam": DecoderConfig("beam")}, max_frames=2000, nj=nj)
+    for s in ("dev", "train"):
+        for name in ("greedy", "beam"):
+            for f in ("text", "hyp.trn", "ctm"):
+                assert (exps[1] / f"decode_{s}_{name}" / f).read_bytes() == (exps[2] / f"decode_{s}_{name}" / f).read_bytes()
+    assert len((exps[2] / "decode_dev_greedy" / "text").read_text().splitlines()) == 48

@@ -15,8 +15,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import multiprocessing
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,17 +62,18 @@ def write_decode_dir(out: Path, transcripts: dict[str, Transcript]) -> None:
 
 
 def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfig], max_frames: int,
-               shard: tuple[int, int] = (0, 1)) -> dict[str, dict[str, Transcript]]:
+               shard: tuple[int, int] = (0, 1), progress: bool = True) -> dict[str, dict[str, Transcript]]:
     """Decode one data dir with every named decoder -> {name: {utt: Transcript with timed words}}.
 
-    The model runs once per batch. shard (k, n): only the utterances k, k+n, k+2n... in sorted order."""
+    The model runs once per batch. shard (k, n): only the utterances k, k+n, k+2n... in sorted order
+    (the model is exact on padded batches, so a shard's utterances decode as they would in the whole set)."""
     built = {name: build_decoder(cfg, rec.tokens, rec.model_dir) for name, cfg in decoders.items()}
     audio = UtteranceAudio(data_dir, rec.fbank_cfg.sample_rate)
     feats = FeatureSet(data_dir)
     feats.lengths = {u: feats.lengths[u] for u in sorted(feats.lengths)[shard[0]::shard[1]]}
     out: dict[str, dict[str, Transcript]] = {name: {} for name in built}
     for batch in decode_batches(rec.model, feature_batches(feats, max_frames), built, rec.device,
-                                progress=True, desc=f"decode {data_dir.name}"):
+                                progress=progress, desc=f"decode {data_dir.name}"):
         for i, utt in enumerate(batch.utts):
             wave = audio[utt]
             for name, hyps in batch.hyps.items():
@@ -81,15 +84,26 @@ def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfi
 
 
 def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, decoders: dict[str, DecoderConfig],
-                 max_frames: int = 40000, all_ranks: bool = False) -> None:
+                 max_frames: int = 40000, all_ranks: bool = False, nj: int = 1) -> None:
     """exp/model.pt, data/<set>/feats.scp -> exp/decode_<set>_<name>/{text,hyp.trn,ctm} for each named decoder.
 
     Relative LM and lexicon paths resolve against exp/. all_ranks: every rank of a torchrun group
     calls this (stage 5 is a distributed stage); each decodes every world-th utterance and rank 0
-    writes the merged set, the same files one process writes."""
+    writes the merged set, the same files one process writes. nj > 1 on the CPU outside a torchrun
+    group: nj worker processes of one thread each decode a shard of every set (the beam searches
+    run in one thread, so one process leaves a core idle)."""
     require(exp / ModelDir.WEIGHTS, *(data / s / "feats.scp" for s in sets))
-    rec = load_recognizer(exp, str(device))
     me, world = (rank(), world_size()) if all_ranks else (0, 1)
+    if nj > 1 and world == 1 and device.type == "cpu":
+        t0 = time.time()
+        with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as pool:
+            shards = list(pool.map(_decode_shard, [(data, exp, sets, decoders, max_frames, (k, nj)) for k in range(nj)]))
+        for s in sets:
+            for name in decoders:
+                write_decode_dir(exp / f"decode_{s}_{name}", {u: t for shard in shards for u, t in shard[s][name].items()})
+        log.info("decoded %s with %s in %.1f s (%d processes)", ", ".join(sets), ", ".join(decoders), time.time() - t0, nj)
+        return
+    rec = load_recognizer(exp, str(device))
     for s in sets:
         t0 = time.time()
         decoded = decode_set(rec, data / s, decoders, max_frames, shard=(me, world))
@@ -99,6 +113,15 @@ def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, d
             for name, transcripts in decoded.items():
                 write_decode_dir(exp / f"decode_{s}_{name}", transcripts)
         log.info("decoded %s with %s in %.1f s", s, ", ".join(decoders), time.time() - t0)
+
+
+def _decode_shard(job: tuple) -> dict[str, dict[str, dict[str, Transcript]]]:
+    """One worker of decode_stage's pool: shard (k, n) of every set -> {set: {name: {utt: Transcript}}}.
+    Worker 0 shows the progress bars (its shard is 1/n of the work)."""
+    data, exp, sets, decoders, max_frames, shard = job
+    torch.set_num_threads(1)
+    rec = load_recognizer(exp, "cpu")
+    return {s: decode_set(rec, data / s, decoders, max_frames, shard=shard, progress=shard[0] == 0) for s in sets}
 
 
 def _gather_on_rank0(decoded: dict[str, dict[str, Transcript]], tmp: Path, me: int, world: int) -> dict:
@@ -118,13 +141,14 @@ def _gather_on_rank0(decoded: dict[str, dict[str, Transcript]], tmp: Path, me: i
     return merged
 
 
-def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, cfg: DecodingConfig, tune_set: str = "dev") -> None:
+def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, cfg: DecodingConfig, tune_set: str = "dev",
+                  nj: int = 1) -> None:
     """Pick the LM decoder's weights on `tune_set` only, then decode every set with them.
 
     The lexicon decoder runs over the grid cfg.lm_weights x cfg.word_scores; then the
     lexicon-free decoder, at the best of those weights, with each of cfg.unk_scores. The
     lowest WER wins (the first of equals, in that order). The model runs once on `tune_set`;
-    every grid point decodes its cached emissions.
+    every grid point decodes its cached emissions. nj: processes for the last step (decode_stage).
     Reads data/lang/{lm.arpa,lexicon.txt}, exp/model.pt, data/<set>/{feats.scp,text}. Writes
     exp/{lm.arpa,lexicon.txt} (so the model directory stays self-contained),
     exp/tune_lm_<tune_set>/wer_grid.tsv (every point's WER), exp/decoder.yaml (the chosen
@@ -166,7 +190,7 @@ def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, 
     log.info("chosen on %s: %s, lm_weight %.2f word_score %.2f unk_score %.2f (WER %.2f%%) -> %s", tune_set,
              "lexicon" if chosen.lexicon else "lexicon-free", chosen.lm_weight, chosen.word_score, chosen.unk_score,
              best_wer, exp / ModelDir.DECODER)
-    decode_stage(data, exp, sets, device, {"lm": chosen}, cfg.max_frames)
+    decode_stage(data, exp, sets, device, {"lm": chosen}, cfg.max_frames, nj=nj)
 
 
 def score_stage(
