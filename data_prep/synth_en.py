@@ -199,7 +199,7 @@ def _check_config_stamp(audio_dir: Path, cfg: SynthConfig) -> None:
         diff = sorted(k for k in set(old) | set(stamp) if old.get(k) != stamp.get(k))
         if diff:
             raise ValueError(f"{path}: audio here was made with other settings ({', '.join(diff)}); "
-                             "use a new --audio-dir or delete this one")
+                             "use another audio dir (--audio-dir; the synth_en recipe's corpus_dir) or delete this one")
     else:
         audio_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stamp, indent=1) + "\n")

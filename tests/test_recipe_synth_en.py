@@ -116,3 +116,31 @@ def test_gpu_pack_round_trip_keeps_ids_texts_and_lengths(tmp_path):
         assert read_table(tmp_path / "there" / "train" / "text")[utt] == tables["train"]["text"][utt]
     assert (tmp_path / "there" / "lang" / "tokens.txt").read_text() == "<blk> 0\n| 1\n"
     assert read_table(tmp_path / "there" / "train" / "spk2utt")
+
+
+def test_corpus_stage_writes_audio_under_corpus_dir(tmp_path, monkeypatch):
+    """corpus_dir (conf/long_ft2.yaml: corpus_seed1) is where stage 0 puts the audio: a corpus made with other
+    settings than the work dir's corpus/ goes beside it instead of being refused."""
+    import torch
+
+    run = load_recipe_module()
+    calls = []
+    monkeypatch.setattr(run, "prepare_synth_en", lambda audio_dir, data, cfg, nj: calls.append(Path(audio_dir)))
+    monkeypatch.setattr(run, "read_datadir", lambda d: None)
+    monkeypatch.setattr(run, "synth_lm_sentences", lambda d: ["a sentence"])
+    (tmp_path / "data").mkdir()
+    for corpus_dir in ("corpus", "corpus_seed1"):
+        cfg = run.RecipeConfig(corpus_dir=corpus_dir)
+        stages = run.build_stages(cfg, tmp_path, torch.device("cpu"), "run.py")
+        stages[0].run()
+    assert calls == [tmp_path / "corpus", tmp_path / "corpus_seed1"]
+    assert load_yaml(run.RecipeConfig, RECIPE / "conf" / "long_ft2.yaml").corpus_dir == "corpus_seed1"
+
+
+def test_audio_made_with_other_settings_is_refused_naming_them(tmp_path):
+    from data_prep.synth_en import SynthConfig, _check_config_stamp
+
+    _check_config_stamp(tmp_path, SynthConfig(seed=0))
+    _check_config_stamp(tmp_path, SynthConfig(seed=0, num_train=10))  # sizes may grow
+    with pytest.raises(ValueError, match=r"other settings \(reverb_prob, seed\).*corpus_dir"):
+        _check_config_stamp(tmp_path, SynthConfig(seed=1, reverb_prob=0.95))

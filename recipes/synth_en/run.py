@@ -40,6 +40,9 @@ RECIPE_DIR = Path(__file__).resolve().parent
 @dataclass
 class RecipeConfig(ModelStagesConfig):
     corpus: SynthConfig = field(default_factory=SynthConfig)
+    # the audio folder in the work dir: audio made with other corpus settings (seed, voices, augmentation)
+    # needs its own, since stage 0 refuses to add utterances to a folder made with other settings
+    corpus_dir: str = "corpus"
     decoding: DecodingConfig = field(default_factory=lambda: DecodingConfig(decoders=["greedy", "beam", "lm"]))
 
 
@@ -47,7 +50,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
     data = work / "data"
 
     def corpus() -> None:
-        prepare_synth_en(work / "corpus", data, cfg.corpus, nj=cfg.nj)
+        prepare_synth_en(work / cfg.corpus_dir, data, cfg.corpus, nj=cfg.nj)
         for s in ["train", *cfg.decode_sets]:
             read_datadir(data / s)
         # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/wordnet_text.py)
