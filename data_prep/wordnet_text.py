@@ -4,11 +4,13 @@ reads, their train/dev/test split, and the extra text of its word LM.
     load_wordnet_sentences() -> the quoted examples in WordNet glosses, normalised (the corpus's sentences)
     split_of(sentence)       -> 'train' | 'dev' | 'test' by a hash of the sentence
     synth_lm_sentences()     -> every train-split example + the gloss definitions (the LM's extra text)
+    wordnet_vocabulary()     -> WordNet's one-word lemmas and irregular forms (the LM's extra word list)
 
 The LM text never holds an example sentence of the dev or test split, nor any quoted example
 inside a gloss (the dev and test sentences live there).
 
     .venv/bin/python -m data_prep.wordnet_text data/local/lm_text.txt      # what stage 0 of synth_en writes
+    .venv/bin/python -m data_prep.wordnet_text --vocab data/local/lm_vocab.txt
 """
 
 from __future__ import annotations
@@ -112,11 +114,40 @@ def synth_lm_sentences(wordnet_dir: Path, min_words: int = 4, max_words: int = 2
     return train + [s for s in wordnet_definitions(wordnet_dir) if s not in held]
 
 
+def wordnet_vocabulary(wordnet_dir: Path) -> list[str]:
+    """WordNet's one-word lemmas (index.noun etc.) and the irregular forms of its exception lists
+    (noun.exc: "geese"), normalised as the corpus's words are; sorted. A dictionary's headwords, not
+    its sentences: the words a lexicon should know even when no LM text uses them. (The corpus's
+    examples illustrate these lemmas, so the list covers its dev and test words better than it would
+    cover other speech: stage 3's lm_eval.txt gives the OOV rate with it.)"""
+    found: set[str] = set()
+    for pos in POS:
+        for name in (f"index.{pos}", f"{pos}.exc"):
+            path = Path(wordnet_dir) / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: WordNet file not found (install the Debian package wordnet-base)")
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    word = line.split(" ", 1)[0]
+                    if line.startswith(" ") or "_" in word:  # license header; multi-word lemmas
+                        continue
+                    w = normalise_sentence(word)
+                    if w is not None and " " not in w:
+                        found.add(w)
+    return sorted(found)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("out", type=Path, help="text file to write, one sentence per line")
+    p.add_argument("out", type=Path, help="text file to write, one sentence (or with --vocab one word) per line")
     p.add_argument("--wordnet-dir", type=Path, default=Path("/usr/share/wordnet"), help="holds data.noun etc.")
+    p.add_argument("--vocab", action="store_true", help="write the word list (wordnet_vocabulary) instead of the LM text")
     args = p.parse_args(argv)
+    if args.vocab:
+        words = wordnet_vocabulary(args.wordnet_dir)
+        atomic_write_lines(args.out, words)
+        print(f"{args.out}: {len(words)} words")
+        return
     sentences = synth_lm_sentences(args.wordnet_dir)
     atomic_write_lines(args.out, sentences)
     print(f"{args.out}: {len(sentences)} sentences, {sum(len(s.split()) for s in sentences)} words")

@@ -124,6 +124,45 @@ def test_extra_lm_text_widens_the_vocabulary_and_never_reads_dev(tmp_path):
     assert lm.sentence_log10_prob(["the", "horse", "ate"]) > lm.sentence_log10_prob(["the", "horse", "ran"])
 
 
+def test_extra_vocabulary_shares_the_unk_mass_and_stays_normalised():
+    plain = _lm_from(train_arpa(TRAIN, order=3))
+    wide = _lm_from(train_arpa(TRAIN, order=3, vocab=["horse", "zebra", "cat", UNK]))  # cat is in the text already
+    assert {"horse", "zebra"} <= wide.vocab and "horse" not in plain.vocab
+    total = sum(10 ** p for ng, p in wide.prob.items() if len(ng) == 1 and ng != ("<s>",))
+    assert total == pytest.approx(1.0, abs=1e-5)
+    # <unk>'s mass split three ways (<unk>, horse, zebra); the words of the text keep their probabilities
+    assert 10 ** wide.prob[("horse",)] == pytest.approx(10 ** plain.prob[(UNK,)] / 3, rel=1e-4)
+    assert wide.prob[("horse",)] == pytest.approx(wide.prob[(UNK,)], abs=1e-6)
+    assert wide.log10_prob("sat", ("the", "cat")) == pytest.approx(plain.log10_prob("sat", ("the", "cat")), abs=1e-6)
+    assert wide.log10_prob("horse", ("the",)) < wide.log10_prob("dog", ("the",))  # seen words stay likelier
+
+
+def _lm_from(arpa_text: str):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".arpa") as f:
+        f.write(arpa_text)
+        f.flush()
+        return read_arpa(f.name)
+
+
+def test_lm_stage_extra_vocabulary_joins_lm_and_lexicon(tmp_path):
+    data = tmp_path / "data"
+    for s, lines in (("train", TRAIN), ("dev", ["the cat sat", "a horse sat"])):
+        (data / s).mkdir(parents=True)
+        (data / s / "text").write_text("".join(f"{s}-{i:03d} {t}\n" for i, t in enumerate(lines)))
+    (data / "lang").mkdir()
+    (data / "local").mkdir()
+    (data / "local" / "words.txt").write_text("horse\nzebra\ncat\n")  # zebra: no 'z' among the tokens
+    write_tokens(data / "lang" / "tokens.txt", TOKENS)
+    lm_stage(data, LMConfig(order=2, extra_vocab=["local/words.txt"]), eval_sets=["dev"])
+    report = (data / "lang" / "lm_eval.txt").read_text()
+    assert "1 of them only from the word lists data/local/words.txt" in report and "dev: 2 sentences, 6 words, 0 OOVs" in report
+    lexicon = read_lexicon(data / "lang" / "lexicon.txt", TOKENS)
+    assert "horse" in lexicon and "zebra" not in lexicon
+    assert "zebra" not in read_arpa(data / "lang" / "lm.arpa").vocab
+
+
 def test_train_rejects_empty_text_and_bad_order():
     with pytest.raises(ValueError, match="no text"):
         train_arpa(["", "  "])

@@ -34,7 +34,12 @@ from data_prep.tts_engines import (
     synth_festival,
 )
 from data_prep.tts_install import check_voices_installed, engine_binary, missing_package
-from data_prep.wordnet_text import load_wordnet_sentences, normalise_sentence, split_of
+from data_prep.wordnet_text import (
+    load_wordnet_sentences,
+    normalise_sentence,
+    split_of,
+    wordnet_vocabulary,
+)
 
 WORDNET = Path("/usr/share/wordnet")
 needs_wordnet = pytest.mark.skipif(not (WORDNET / "data.noun").is_file(), reason="WordNet (wordnet-base) not installed")
@@ -351,3 +356,12 @@ def test_hibari_is_deterministic_across_processes_and_refuses_downloading_voices
     for name in ("emma", "fenrir", "fable", "kore"):  # hibari downloads these on first use
         with pytest.raises(ValueError, match="not allowed"):
             Voice.parse(f"hibari:{name}")
+
+
+@needs_wordnet
+def test_wordnet_vocabulary_is_one_word_lemmas_and_irregular_forms() -> None:
+    words = wordnet_vocabulary(WORDNET)
+    assert len(words) > 70000 and words == sorted(set(words))
+    assert {"irruption", "terrene", "geese", "went", "a"} <= set(words)  # lemmas, and noun.exc / verb.exc forms
+    assert all(" " not in w and "_" not in w and w == w.lower() for w in words)
+    assert "b" not in words and "viii" not in words  # normalised as the corpus's words are

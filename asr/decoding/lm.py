@@ -37,6 +37,9 @@ UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 class LMConfig:
     order: int = 3  # n-gram order of the word LM trained on data/train/text...
     extra_text: list[str] = field(default_factory=list)  # ...and on these files (one sentence per line; relative to data/)
+    # word lists (relative to data/, whitespace-separated): words the texts lack join the LM and lexicon as
+    # unigrams sharing <unk>'s probability, so the lexicon decoder can spell them (train_arpa's vocab)
+    extra_vocab: list[str] = field(default_factory=list)
 
 
 class LMError(AsrError, ValueError):
@@ -47,7 +50,7 @@ class LMError(AsrError, ValueError):
 # Training
 
 
-def train_arpa(sentences: Iterable[str], order: int = 3) -> str:
+def train_arpa(sentences: Iterable[str], order: int = 3, vocab: Iterable[str] = ()) -> str:
     """Train a back-off Kneser-Ney n-gram LM (unmodified KN, as SRILM -ukndiscount); returns the ARPA text.
 
     `sentences` are whitespace-separated words, one sentence each (empty ones are skipped).
@@ -56,6 +59,11 @@ def train_arpa(sentences: Iterable[str], order: int = 3) -> str:
     the unigrams give up the Good-Turing estimate of unseen mass, n1 / (N + n1) (n1: words
     seen in one context, N: all unigram continuation counts; the `+ n1` keeps it below 1/2
     on tiny texts), to a new `<unk>` unigram. The model stays normalised.
+
+    `vocab`: more words; those the sentences lack become unigrams that share the unseen mass evenly
+    with `<unk>` (k new words: p_unk / (k + 1) each), so an LM of 50k words can know 100k without
+    text for them. They have no n-gram context: after any history they cost the back-off weight
+    plus that unigram, as an unseen word does.
     """
     from kaldingram.train import NgramCounts
 
@@ -76,13 +84,14 @@ def train_arpa(sentences: Iterable[str], order: int = 3) -> str:
     with contextlib.redirect_stderr(io.StringIO()):  # kaldingram draws progress bars for each step
         counts.cal_discounting_constants()
         counts.cal_f()
-        _add_unk_unigram(counts, order)
+        seen = counts.counts[0][()].word_to_count
+        _add_unk_unigram(counts, order, sorted({w for w in vocab if w not in seen and w not in (UNK, BOS, EOS)}))
         counts.cal_bow()
         counts.print_as_arpa(fout=out)
     return out.getvalue()
 
 
-def _add_unk_unigram(counts, order: int) -> None:
+def _add_unk_unigram(counts, order: int, new_words: list[str] = ()) -> None:
     unigrams = counts.counts[0][()]
     if order == 1:  # plain relative frequencies: use raw counts
         freqs = {w: c for w, c in unigrams.word_to_count.items() if w != BOS}
@@ -93,13 +102,15 @@ def _add_unk_unigram(counts, order: int) -> None:
     p_unk = n1 / (n_total + n1)
     for w in unigrams.word_to_f:
         unigrams.word_to_f[w] *= 1.0 - p_unk
-    unigrams.word_to_count[UNK] = 0  # print_as_arpa lists the words that have a count entry
-    unigrams.word_to_f[UNK] = p_unk
+    share = p_unk / (len(new_words) + 1)
+    for w in [UNK, *new_words]:
+        unigrams.word_to_count[w] = 0  # print_as_arpa lists the words that have a count entry
+        unigrams.word_to_f[w] = share
 
 
-def write_arpa(path: str | Path, sentences: Iterable[str], order: int = 3) -> None:
+def write_arpa(path: str | Path, sentences: Iterable[str], order: int = 3, vocab: Iterable[str] = ()) -> None:
     """train_arpa, written to `path` (UTF-8)."""
-    Path(path).write_text(train_arpa(sentences, order), encoding="utf-8")
+    Path(path).write_text(train_arpa(sentences, order, vocab), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------

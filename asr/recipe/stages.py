@@ -181,28 +181,34 @@ def tokens_stage(data: Path, cfg: TokenConfig, init: ModelDir | None = None) -> 
 
 
 def lm_stage(data: Path, cfg: LMConfig, eval_sets: list[str]) -> None:
-    """data/train/text (+ cfg.extra_text), data/lang/tokens.txt -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}.
+    """data/train/text (+ cfg.extra_text, cfg.extra_vocab), data/lang/tokens.txt -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}.
 
-    The LM and the lexicon see the training transcripts and the extra text files only (never a dev
-    or test transcript); lm_eval.txt gives the perplexity and OOV rate of each eval set's text.
+    The LM and the lexicon see the training transcripts, the extra text and the extra word lists only
+    (never a dev or test transcript); lm_eval.txt gives the perplexity and OOV rate of each eval set's text.
     """
     lang = data / "lang"
-    extra = [data / f for f in cfg.extra_text]
-    require(data / "train" / "text", lang / "tokens.txt", *extra, *(data / s / "text" for s in eval_sets))
+    extra, vocab_files = [data / f for f in cfg.extra_text], [data / f for f in cfg.extra_vocab]
+    require(data / "train" / "text", lang / "tokens.txt", *extra, *vocab_files, *(data / s / "text" for s in eval_sets))
     train_text = list(read_table(data / "train" / "text", allow_empty_value=True).values())
     text = train_text + [line for path in extra for line in path.read_text(encoding="utf-8").splitlines()]
-    write_arpa(lang / "lm.arpa", text, cfg.order)
-    lm = read_arpa(lang / "lm.arpa")
     tokens = read_tokens(lang / "tokens.txt")
-    lexicon = build_lexicon((w for t in train_text for w in t.split()), tokens)  # must all be spellable
-    more = {w for t in text[len(train_text):] for w in t.split()} - set(lexicon)
     letters = set(tokens.symbols) - {tokens.symbols[tokens.blank_id], WORD_SEP}
+    in_text = {w for t in text for w in t.split()}
+    listed = {w for path in vocab_files for w in path.read_text(encoding="utf-8").split()} - in_text
+    vocab = {w for w in listed if set(w) <= letters}  # a word the model cannot spell is of no use to the decoder
+    write_arpa(lang / "lm.arpa", text, cfg.order, vocab)
+    lm = read_arpa(lang / "lm.arpa")
+    lexicon = build_lexicon((w for t in train_text for w in t.split()), tokens)  # must all be spellable
+    more = (in_text | vocab) - set(lexicon)
     spellable = {w for w in more if set(w) <= letters}
     if more - spellable:
         log.info("lexicon: %d words of the extra text have characters the model lacks; left out", len(more - spellable))
     write_lexicon(lang / "lexicon.txt", {**lexicon, **build_lexicon(spellable, tokens)})
     sources = " + ".join(["data/train/text", *(f"data/{f}" for f in cfg.extra_text)])
     lines = [f"# {cfg.order}-gram Kneser-Ney LM on {sources} ({len(text)} sentences): {len(lm.vocab) - 3} words + <s> </s> <unk>"]
+    if cfg.extra_vocab:
+        lines[0] += (f", {len(vocab)} of them only from the word lists {' + '.join(f'data/{f}' for f in cfg.extra_vocab)}"
+                     " (unigrams sharing <unk>'s probability)")
     for s in eval_sets:
         lines.append(perplexity(lm, read_table(data / s / "text", allow_empty_value=True).values()).summary(s))
     (lang / "lm_eval.txt").write_text("\n".join(lines) + "\n")

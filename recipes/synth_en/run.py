@@ -3,10 +3,11 @@
 
 Stages (files each one reads -> writes, under --work-dir):
   0 corpus    WordNet sentences + TTS voices -> corpus/<spk>/*.flac, data/{train,dev,test},
-              data/local/lm_text.txt (train-split WordNet examples + gloss definitions, for the LM)
+              data/local/lm_text.txt (train-split WordNet examples + gloss definitions, for the LM),
+              data/local/lm_vocab.txt (WordNet's one-word lemmas and irregular forms, for the LM's vocabulary)
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/{train,dev}/text -> data/lang/tokens.txt
-  3 lm        data/train/text (+ lm.extra_text) -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
+  3 lm        data/train/text (+ lm.extra_text, lm.extra_vocab) -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
   4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
   5 decode    exp/<tag>/model.pt, data/{dev,test} -> exp/<tag>/decode_<set>_{greedy,beam}/{text,hyp.trn,ctm}
   6 tune_lm   LM weight x word score grid on dev -> exp/<tag>/{decoder.yaml,lm.arpa,lexicon.txt},
@@ -32,7 +33,7 @@ from asr.recipe.stages import DecodingConfig, ModelStagesConfig
 from asr.recipe.table import model_stages
 from data_prep.synth_en import SynthConfig, prepare_synth_en
 from data_prep.tts_engines import Voice
-from data_prep.wordnet_text import synth_lm_sentences
+from data_prep.wordnet_text import synth_lm_sentences, wordnet_vocabulary
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -56,6 +57,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/wordnet_text.py)
         (data / "local").mkdir(exist_ok=True)
         atomic_write_lines(data / "local" / "lm_text.txt", synth_lm_sentences(Path(cfg.corpus.wordnet_dir)))
+        atomic_write_lines(data / "local" / "lm_vocab.txt", wordnet_vocabulary(Path(cfg.corpus.wordnet_dir)))
 
     heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
     return [Stage(0, "corpus", corpus, settings={"corpus": cfg.corpus, "decode_sets": cfg.decode_sets}),
