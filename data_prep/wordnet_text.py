@@ -4,7 +4,7 @@ reads, their train/dev/test split, and the extra text of its word LM.
     load_wordnet_sentences() -> the quoted examples in WordNet glosses, normalised (the corpus's sentences)
     split_of(sentence)       -> 'train' | 'dev' | 'test' by a hash of the sentence
     synth_lm_sentences()     -> every train-split example + the gloss definitions (the LM's extra text)
-    wordnet_vocabulary()     -> WordNet's one-word lemmas and irregular forms (the LM's extra word list)
+    wordnet_vocabulary()     -> WordNet's one-word lemmas and their forms (the LM's extra word list)
 
 The LM text never holds an example sentence of the dev or test split, nor any quoted example
 inside a gloss (the dev and test sentences live there).
@@ -114,12 +114,32 @@ def synth_lm_sentences(wordnet_dir: Path, min_words: int = 4, max_words: int = 2
     return train + [s for s in wordnet_definitions(wordnet_dir) if s not in held]
 
 
-def wordnet_vocabulary(wordnet_dir: Path) -> list[str]:
-    """WordNet's one-word lemmas (index.noun etc.) and the irregular forms of its exception lists
-    (noun.exc: "geese"), normalised as the corpus's words are; sorted. A dictionary's headwords, not
-    its sentences: the words a lexicon should know even when no LM text uses them. (The corpus's
-    examples illustrate these lemmas, so the list covers its dev and test words better than it would
-    cover other speech: stage 3's lm_eval.txt gives the OOV rate with it.)"""
+def regular_forms(word: str, pos: str) -> list[str]:
+    """The regular inflections of a lemma by spelling rule: a noun's plural, a verb's -s, -ed and -ing
+    forms (box -> boxes, city -> cities; hope -> hoped, hoping; stop -> stopped; carry -> carried).
+    Irregular forms come from WordNet's exception lists instead; a rule may make the odd non-word."""
+    sibilant, cons_y = re.search(r"(s|x|z|ch|sh)$", word), re.search(r"[^aeiou]y$", word)
+    third = word + "es" if sibilant else word[:-1] + "ies" if cons_y else word + "s"
+    if pos == "noun":
+        return [third]
+    if pos != "verb":
+        return []
+    if word.endswith("e"):
+        return [third, word + "d", word[:-1] + "ing"]
+    if cons_y:
+        return [third, word[:-1] + "ied", word + "ing"]
+    if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", word):  # one syllable ending consonant-vowel-consonant
+        return [third, word + word[-1] + "ed", word + word[-1] + "ing"]
+    return [third, word + "ed", word + "ing"]
+
+
+def wordnet_vocabulary(wordnet_dir: Path, inflect: bool = True) -> list[str]:
+    """WordNet's one-word lemmas (index.noun etc.), the irregular forms of its exception lists
+    (noun.exc: "geese") and, with `inflect`, the regular forms of its nouns and verbs of 3 letters or more
+    (`regular_forms`), normalised as the corpus's words are; sorted. A dictionary's words, not its
+    sentences: the words a lexicon should know even when no LM text uses them. (The corpus's examples
+    illustrate these lemmas, so the list covers its dev and test words better than it would cover other
+    speech: stage 3's lm_eval.txt gives the OOV rate with it.)"""
     found: set[str] = set()
     for pos in POS:
         for name in (f"index.{pos}", f"{pos}.exc"):
@@ -131,9 +151,13 @@ def wordnet_vocabulary(wordnet_dir: Path) -> list[str]:
                     word = line.split(" ", 1)[0]
                     if line.startswith(" ") or "_" in word:  # license header; multi-word lemmas
                         continue
-                    w = normalise_sentence(word)
-                    if w is not None and " " not in w:
-                        found.add(w)
+                    forms = [word]
+                    if inflect and name.startswith("index") and len(word) >= 3 and re.fullmatch(r"[a-z]+", word):
+                        forms += regular_forms(word, pos)
+                    for form in forms:
+                        w = normalise_sentence(form)
+                        if w is not None and " " not in w:
+                            found.add(w)
     return sorted(found)
 
 

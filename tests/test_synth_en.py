@@ -359,9 +359,22 @@ def test_hibari_is_deterministic_across_processes_and_refuses_downloading_voices
 
 
 @needs_wordnet
-def test_wordnet_vocabulary_is_one_word_lemmas_and_irregular_forms() -> None:
+def test_wordnet_vocabulary_is_one_word_lemmas_and_their_forms() -> None:
     words = wordnet_vocabulary(WORDNET)
     assert len(words) > 70000 and words == sorted(set(words))
     assert {"irruption", "terrene", "geese", "went", "a"} <= set(words)  # lemmas, and noun.exc / verb.exc forms
+    assert {"shrines", "cemeteries", "wooed", "boomed", "stopped", "hoping"} <= set(words)  # regular forms
     assert all(" " not in w and "_" not in w and w == w.lower() for w in words)
     assert "b" not in words and "viii" not in words  # normalised as the corpus's words are
+
+
+@pytest.mark.parametrize("word, pos, forms", [
+    ("box", "noun", ["boxes"]), ("city", "noun", ["cities"]), ("day", "noun", ["days"]), ("shrine", "noun", ["shrines"]),
+    ("hope", "verb", ["hopes", "hoped", "hoping"]), ("carry", "verb", ["carries", "carried", "carrying"]),
+    ("stop", "verb", ["stops", "stopped", "stopping"]), ("boom", "verb", ["booms", "boomed", "booming"]),
+    ("watch", "verb", ["watches", "watched", "watching"]), ("quick", "adj", []),
+])
+def test_regular_forms_follow_the_spelling_rules(word, pos, forms) -> None:
+    from data_prep.wordnet_text import regular_forms
+
+    assert regular_forms(word, pos) == forms
