@@ -85,7 +85,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists and is not empty")
     p.add_argument("--half", action="store_true",
                    help="store the weights as float16: half the bytes, loaded back into the float32 model (CMVN stays float32)")
-    p.add_argument("--gzip-lm", action="store_true", help="store the word LM as lm.arpa.gz (decoders read it as it is)")
+    p.add_argument("--gzip-lm", action="store_true", help="store the word LM and lexicon gzip-compressed, as lm.arpa.gz and lexicon.txt.gz (decoders read them as they are)")
     p.add_argument("--note", metavar="FILE", help="Markdown file put at the top of the README.md (what the model is, how it was made)")
 
 

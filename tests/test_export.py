@@ -93,20 +93,22 @@ def test_half_weights_and_gzipped_lm_transcribe_the_same(exp_dir, tmp_path, digi
     full = export_model(exp_dir, tmp_path / "full")
     small = export_model(exp_dir, tmp_path / "small", half=True, gzip_lm=True)
     assert sorted(p.name for p in small.iterdir()) == ["README.md", "cmvn.stats", "config.yaml", "decoder.yaml",
-                                                       "lexicon.txt", "lm.arpa.gz", "model.pt", "tokens.txt"]
+                                                       "lexicon.txt.gz", "lm.arpa.gz", "model.pt", "tokens.txt"]
     assert ModelDir(small).read_decoder_config().lm == "lm.arpa.gz"
+    assert ModelDir(small).read_decoder_config().lexicon == "lexicon.txt.gz"
     state = torch.load(small / "model.pt", weights_only=True)
     assert {v.dtype for k, v in state.items() if not k.startswith("cmvn.")} == {torch.float16}
     assert {v.dtype for k, v in state.items() if k.startswith("cmvn.")} == {torch.float32}
     assert (small / "model.pt").stat().st_size < 0.6 * (full / "model.pt").stat().st_size
     s = digit_speaker.say(["two", "one", "two"], np.random.default_rng(2))
-    for decoder in ("greedy", None):  # None: decoder.yaml, the LM decoder reading lm.arpa.gz
+    for decoder in ("greedy", None):  # None: decoder.yaml, the LM decoder reading lm.arpa.gz and lexicon.txt.gz
         a = asr.load_model(full, device="cpu").transcribe(s.wave, sample_rate=16000, decoder=decoder)[0]
         b = asr.load_model(small, device="cpu").transcribe(s.wave, sample_rate=16000, decoder=decoder)[0]
         assert a.text == b.text == "two one two"
     # the same LM gives the same compressed bytes (no timestamp inside)
     again = export_model(exp_dir, tmp_path / "again", half=True, gzip_lm=True)
     assert (again / "lm.arpa.gz").read_bytes() == (small / "lm.arpa.gz").read_bytes()
+    assert (again / "lexicon.txt.gz").read_bytes() == (small / "lexicon.txt.gz").read_bytes()
 
 
 def test_note_opens_the_readme(exp_dir, tmp_path, capsys):

@@ -271,16 +271,16 @@ def test_spelling_model_prefers_familiar_spellings_and_is_normalised():
 def test_gzipped_arpa_reads_the_same_and_kenlm_gets_a_plain_copy(arpa, tmp_path):
     import gzip
 
-    from asr.decoding.lm import plain_arpa_path
+    from asr.decoding.lm import plain_path
 
     gz = tmp_path / "lm.arpa.gz"
     gz.write_bytes(gzip.compress(Path(arpa).read_bytes()))
     a, b = read_arpa(arpa), read_arpa(gz)
     assert a.prob == b.prob and a.backoff == b.backoff
-    assert plain_arpa_path(arpa) == Path(arpa)
-    plain = plain_arpa_path(gz)
+    assert plain_path(arpa) == Path(arpa)
+    plain = plain_path(gz)
     assert plain != gz and plain.read_bytes() == Path(arpa).read_bytes()
-    assert plain_arpa_path(gz) == plain  # made once per LM
+    assert plain_path(gz) == plain  # made once per LM
     (tmp_path / "bad.arpa.gz").write_bytes(b"not gzip")
     with pytest.raises(LMError, match="bad.arpa.gz"):
         read_arpa(tmp_path / "bad.arpa.gz")

@@ -34,7 +34,7 @@ from asr.decoding.lm import (
     UNK,
     ArpaLM,
     SpellingModel,
-    plain_arpa_path,
+    plain_path,
     read_arpa,
     read_lexicon,
 )
@@ -118,9 +118,9 @@ class LexiconLMDecoder(_FlashlightDecoder):
         self.tokens = tokens
         with _quiet_fd2():
             self.decoder = ctc_decoder(
-                lexicon=str(lexicon_path),
+                lexicon=str(plain_path(lexicon_path)),  # nor does flashlight
                 tokens=list(tokens.symbols),
-                lm=str(plain_arpa_path(lm_path)),  # KenLM reads no gzip
+                lm=str(plain_path(lm_path)),  # KenLM reads no gzip
                 nbest=cfg.nbest,
                 beam_size=cfg.lm_beam,
                 beam_size_token=cfg.beam_size_token or None,

@@ -156,37 +156,38 @@ class ArpaLM:
         return total
 
 
-def _read_arpa_text(path: Path) -> str:
-    """The text of an ARPA file, gzip-compressed when its name ends in .gz."""
+def _read_text(path: Path, what: str = "ARPA file") -> str:
+    """The text of a file, gzip-compressed when its name ends in .gz; errors name the file."""
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8") as f:
                 return f.read()
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LMError(f"{path}: ARPA file not found") from None
+        raise LMError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as e:
         raise LMError(f"{path}: not valid UTF-8 ({e})") from None
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         raise LMError(f"{path}: cannot read ({e})") from None
 
 
-def plain_arpa_path(path: str | Path) -> Path:
-    """A path KenLM can open: `path` itself, or for `*.arpa.gz` a decompressed copy in the temp folder.
+def plain_path(path: str | Path) -> Path:
+    """A path a C++ reader (KenLM, flashlight's lexicon) can open: `path` itself, or for `*.gz` a
+    decompressed copy in the temp folder.
 
-    The copy is named by the SHA-1 of the compressed file, so it is made once per LM and never
+    The copy is named by the SHA-1 of the compressed file, so it is made once per file and never
     stale; it is written atomically, so concurrent loaders never read half a file.
     """
     path = Path(path)
     if path.suffix != ".gz":
         return path
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-    plain = Path(tempfile.gettempdir()) / f"asr-lm-{digest}.arpa"
+    plain = Path(tempfile.gettempdir()) / f"asr-{digest}-{path.stem}"  # lm.arpa.gz -> asr-<sha>-lm.arpa
     if not plain.is_file():
         fd, tmp = tempfile.mkstemp(dir=plain.parent, prefix=plain.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(_read_arpa_text(path))
+                f.write(_read_text(path, "file"))
             os.replace(tmp, plain)
         finally:
             if os.path.exists(tmp):
@@ -201,7 +202,7 @@ def read_arpa(path: str | Path) -> ArpaLM:
     Raises LMError naming the file and the 1-based line of the first problem.
     """
     path = Path(path)
-    lines = _read_arpa_text(path).splitlines()
+    lines = _read_text(path).splitlines()
     declared: dict[int, int] = {}
     prob: dict[tuple[str, ...], float] = {}
     backoff: dict[tuple[str, ...], float] = {}
@@ -365,19 +366,14 @@ def write_lexicon(path: str | Path, lexicon: dict[str, tuple[str, ...]]) -> None
 
 
 def read_lexicon(path: str | Path, table: TokenTable) -> dict[str, tuple[str, ...]]:
-    """Read and check lexicon.txt against the token table.
+    """Read and check lexicon.txt (gzip-compressed if named *.gz) against the token table.
 
     Each line is `word t1 ... tn |`: at least one token before the final `|`, every token in
     tokens.txt, no blank, no `|` inside a spelling, no duplicate word.
     Raises LMError naming the file and the 1-based line.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise LMError(f"{path}: lexicon file not found") from None
-    except UnicodeDecodeError as e:
-        raise LMError(f"{path}: not valid UTF-8 ({e})") from None
+    lines = _read_text(path, "lexicon file").splitlines()
     known = set(table.symbols)
     lexicon: dict[str, tuple[str, ...]] = {}
     for lineno, line in enumerate(lines, 1):

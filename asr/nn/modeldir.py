@@ -7,7 +7,7 @@ The recipe's exp/<tag>/ and an `asr export` folder have the same layout:
     cmvn.stats     global CMVN statistics (Kaldi text matrix; also inside the weights as buffers)
     model.pt       inference weights: a plain state dict (loaded with weights_only=True)
     decoder.yaml   the decoder `asr transcribe` uses by default (written by the recipe's LM tuning)
-    lm.arpa, lexicon.txt   the word LM (or lm.arpa.gz, from `asr export --gzip-lm`) and lexicon decoder.yaml names
+    lm.arpa, lexicon.txt   the word LM (or lm.arpa.gz, lexicon.txt.gz, from `asr export --gzip-lm`) and lexicon decoder.yaml names
     RESULTS.md     the recipe's scores
     last.pt, epoch-N.pt    training state (exp/<tag> only; see asr/nn/train.py)
 """

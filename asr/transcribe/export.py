@@ -7,7 +7,7 @@
       model.pt       inference weights: a plain state dict of tensors (torch.load(weights_only=True))
       decoder.yaml   decoder defaults, when the experiment has them (else greedy)
       lm.arpa, lexicon.txt   what decoder.yaml refers to, copied in and referred to by name
-                     (lm.arpa.gz with gzip_lm: read_arpa and the KenLM decoder both take it)
+                     (lm.arpa.gz, lexicon.txt.gz with gzip_lm: the readers and the decoder take them)
       README.md      what the model is, how to use it, its RESULTS, and the files' SHA-256
 
 With half=True the weights are stored as float16 (half the bytes; they load back into the float32
@@ -57,7 +57,7 @@ def _copy_decoder_files(exp: Path, tmp: Path, gzip_lm: bool = False) -> None:
                 raise ExportError(f"{exp / ModelDir.DECODER}: {name} file {src} is missing")
             continue  # a greedy/beam decoder.yaml may name LM files that were never made
         dest = ModelDir.LM if name == "lm" else ModelDir.LEXICON
-        if name == "lm" and gzip_lm and src.suffix != ".gz":
+        if gzip_lm and src.suffix != ".gz":
             dest += ".gz"
             with open(src, "rb") as fin, gzip.GzipFile(tmp / dest, "wb", mtime=0) as fout:
                 shutil.copyfileobj(fin, fout)  # mtime=0: the same LM gives the same bytes
@@ -112,7 +112,7 @@ def export_model(
 ) -> Path:
     """Export EXP_DIR (a training or model directory) to OUT_DIR; returns OUT_DIR.
 
-    half: store the weights as float16; gzip_lm: store the LM as lm.arpa.gz (see the module docstring);
+    half: store the weights as float16; gzip_lm: store the LM and lexicon as lm.arpa.gz, lexicon.txt.gz (see the module docstring);
     note: Markdown put at the top of README.md (what the model is, how it was made).
 
     Raises ExportError when a needed file is missing or does not load, or OUT_DIR exists and
