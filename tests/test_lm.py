@@ -106,15 +106,21 @@ def test_arpa_written_by_the_lm_stage_is_read_back_by_kenlm(tmp_path):
     assert "dev: 2 sentences, 6 words, 1 OOVs (16.67%)" in report
 
 
-def test_extra_lm_text_widens_the_vocabulary_and_never_reads_dev(tmp_path):
+def _lm_data(tmp_path: Path) -> Path:
+    """data/{train,dev}/text (dev has 'horse', which train lacks), data/lang/tokens.txt, an empty data/local."""
     data = tmp_path / "data"
     for s, lines in (("train", TRAIN), ("dev", ["the cat sat", "a horse sat"])):
         (data / s).mkdir(parents=True)
         (data / s / "text").write_text("".join(f"{s}-{i:03d} {t}\n" for i, t in enumerate(lines)))
     (data / "lang").mkdir()
     (data / "local").mkdir()
-    (data / "local" / "more.txt").write_text("the horse ate\nthe zebra sat\n")  # no 'z' among the tokens
     write_tokens(data / "lang" / "tokens.txt", TOKENS)
+    return data
+
+
+def test_extra_lm_text_widens_the_vocabulary_and_never_reads_dev(tmp_path):
+    data = _lm_data(tmp_path)
+    (data / "local" / "more.txt").write_text("the horse ate\nthe zebra sat\n")  # no 'z' among the tokens
     lm_stage(data, LMConfig(order=2, extra_text=["local/more.txt"]), eval_sets=["dev"])
     report = (data / "lang" / "lm_eval.txt").read_text()
     assert "data/train/text + data/local/more.txt" in report and "dev: 2 sentences, 6 words, 0 OOVs" in report
@@ -147,14 +153,8 @@ def _lm_from(arpa_text: str):
 
 
 def test_lm_stage_extra_vocabulary_joins_lm_and_lexicon(tmp_path):
-    data = tmp_path / "data"
-    for s, lines in (("train", TRAIN), ("dev", ["the cat sat", "a horse sat"])):
-        (data / s).mkdir(parents=True)
-        (data / s / "text").write_text("".join(f"{s}-{i:03d} {t}\n" for i, t in enumerate(lines)))
-    (data / "lang").mkdir()
-    (data / "local").mkdir()
+    data = _lm_data(tmp_path)
     (data / "local" / "words.txt").write_text("horse\nzebra\ncat\n")  # zebra: no 'z' among the tokens
-    write_tokens(data / "lang" / "tokens.txt", TOKENS)
     lm_stage(data, LMConfig(order=2, extra_vocab=["local/words.txt"]), eval_sets=["dev"])
     report = (data / "lang" / "lm_eval.txt").read_text()
     assert "1 of them only from the word lists data/local/words.txt" in report and "dev: 2 sentences, 6 words, 0 OOVs" in report
