@@ -104,6 +104,21 @@ def digit_model_dir(tmp_path_factory) -> Path:
     return train_digit_model(tmp_path_factory.mktemp("digits") / "model")
 
 
+@pytest.fixture
+def copy_digit_model(digit_model_dir):
+    """copy_digit_model(dest) -> dest: a fresh experiment dir holding the digits model's inference files
+    (config, tokens, CMVN, weights), for tests that decode into it without touching the shared one."""
+    import shutil
+
+    def copy(dest: Path) -> Path:
+        dest.mkdir(parents=True)
+        for f in ("config.yaml", "tokens.txt", "cmvn.stats", "model.pt"):
+            shutil.copy(digit_model_dir / f, dest / f)
+        return dest
+
+    return copy
+
+
 @pytest.fixture(scope="session")
 def digit_speaker():
     """tests/digits.py's DigitSpeaker: digit strings with known word times."""

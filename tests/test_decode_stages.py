@@ -31,17 +31,12 @@ def test_recipe_ctm_and_text_equal_asr_transcribe(digit_model_dir, tmp_path, cap
     assert sum(hyps[u] == refs[u] for u in refs) >= 0.9 * len(refs)  # the digits model really recognises
 
 
-def test_two_decoding_processes_write_the_files_of_one(digit_model_dir, tmp_path):
+def test_two_decoding_processes_write_the_files_of_one(digit_model_dir, copy_digit_model, tmp_path):
     """decode_stage(nj=2): two spawned workers decode half of each set; the merged files are one process's."""
-    import shutil
-
     data = digit_model_dir.parent / "data"
     exps = {}
     for nj in (1, 2):
-        exp = exps[nj] = tmp_path / f"nj{nj}"
-        exp.mkdir()
-        for f in ("config.yaml", "tokens.txt", "cmvn.stats", "model.pt"):
-            shutil.copy(digit_model_dir / f, exp / f)
+        exp = exps[nj] = copy_digit_model(tmp_path / f"nj{nj}")
         decode_stage(data, exp, ["dev", "train"], torch.device("cpu"),
                      {"greedy": DecoderConfig("greedy"), "beam": DecoderConfig("beam")}, max_frames=2000, nj=nj)
     for s in ("dev", "train"):

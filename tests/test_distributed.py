@@ -124,14 +124,11 @@ def test_a_rank_killed_mid_epoch_resumes_at_the_same_step(toy_data, one_process,
     assert diff <= TOL
 
 
-def test_decoding_sharded_over_two_ranks_writes_the_same_files(digit_model_dir, tmp_path):
+def test_decoding_sharded_over_two_ranks_writes_the_same_files(digit_model_dir, copy_digit_model, tmp_path):
     data = digit_model_dir.parent / "data"
     exps = {}
     for n in (1, 2):
-        exp = exps[n] = tmp_path / f"exp{n}"
-        exp.mkdir()
-        for f in ("config.yaml", "tokens.txt", "cmvn.stats", "model.pt"):
-            shutil.copy(digit_model_dir / f, exp / f)
+        exp = exps[n] = copy_digit_model(tmp_path / f"exp{n}")
         launch = [] if n == 1 else _torchrun(2, "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}")
         out = subprocess.run([sys.executable, *launch, str(HERE / "dist_decode.py"), str(data), str(exp), "dev"],
                              capture_output=True, text=True, timeout=300, cwd=HERE)

@@ -4,7 +4,7 @@
 Stages (files each one reads -> writes, under --work-dir):
   0 corpus    WordNet sentences + TTS voices -> corpus/<spk>/*.flac, data/{train,dev,test},
               data/local/lm_text.txt (train-split WordNet examples + gloss definitions, for the LM),
-              data/local/lm_vocab.txt (WordNet's one-word lemmas and irregular forms, for the LM's vocabulary)
+              data/local/lm_vocab.txt (WordNet's one-word lemmas and their forms, for the LM's vocabulary)
   1 features  data/<set>/wav.scp -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/{train,dev}/text -> data/lang/tokens.txt
   3 lm        data/train/text (+ lm.extra_text, lm.extra_vocab) -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt} (word n-gram, perplexities)
