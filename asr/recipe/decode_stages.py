@@ -29,12 +29,7 @@ from asr.data.datadir import read_table
 from asr.data.feature_store import UtteranceAudio
 from asr.decoding.base import DecoderConfig
 from asr.decoding.decoders import build_decoder
-from asr.decoding.loop import (
-    cache_emissions,
-    decode_batches,
-    decode_cached,
-    feature_batches,
-)
+from asr.decoding.loop import decode_batches, feature_batches
 from asr.fileio import atomic_write_text
 from asr.nn.distributed import barrier, rank, world_size
 from asr.nn.modeldir import ModelDir
@@ -83,6 +78,22 @@ def decode_set(rec: Recognizer, data_dir: Path, decoders: dict[str, DecoderConfi
     return out
 
 
+def decode_sets(data: Path, exp: Path, sets: list[str], device: torch.device, decoders: dict[str, DecoderConfig],
+                max_frames: int = 40000, nj: int = 1) -> dict[str, dict[str, dict[str, Transcript]]]:
+    """Every set decoded with every named decoder -> {set: {name: {utt: Transcript}}}; the model runs once per batch.
+
+    nj > 1 on the CPU: nj spawned worker processes of one thread each decode a shard of every set (the
+    beam searches run in one thread, so one process leaves a core idle); the model is exact on padded
+    batches, so the merged result is the one process's."""
+    if nj > 1 and device.type == "cpu":
+        with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as pool:
+            shards = list(pool.map(_decode_shard, [(data, exp, sets, decoders, max_frames, (k, nj)) for k in range(nj)]))
+        return {s: {name: {u: t for shard in shards for u, t in shard[s][name].items()} for name in decoders}
+                for s in sets}
+    rec = load_recognizer(exp, str(device))
+    return {s: decode_set(rec, data / s, decoders, max_frames) for s in sets}
+
+
 def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, decoders: dict[str, DecoderConfig],
                  max_frames: int = 40000, all_ranks: bool = False, nj: int = 1) -> None:
     """exp/model.pt, data/<set>/feats.scp -> exp/decode_<set>_<name>/{text,hyp.trn,ctm} for each named decoder.
@@ -90,17 +101,14 @@ def decode_stage(data: Path, exp: Path, sets: list[str], device: torch.device, d
     Relative LM and lexicon paths resolve against exp/. all_ranks: every rank of a torchrun group
     calls this (stage 5 is a distributed stage); each decodes every world-th utterance and rank 0
     writes the merged set, the same files one process writes. nj > 1 on the CPU outside a torchrun
-    group: nj worker processes of one thread each decode a shard of every set (the beam searches
-    run in one thread, so one process leaves a core idle)."""
+    group: nj one-thread worker processes (decode_sets)."""
     require(exp / ModelDir.WEIGHTS, *(data / s / "feats.scp" for s in sets))
     me, world = (rank(), world_size()) if all_ranks else (0, 1)
     if nj > 1 and world == 1 and device.type == "cpu":
         t0 = time.time()
-        with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as pool:
-            shards = list(pool.map(_decode_shard, [(data, exp, sets, decoders, max_frames, (k, nj)) for k in range(nj)]))
-        for s in sets:
-            for name in decoders:
-                write_decode_dir(exp / f"decode_{s}_{name}", {u: t for shard in shards for u, t in shard[s][name].items()})
+        for s, decoded in decode_sets(data, exp, sets, device, decoders, max_frames, nj).items():
+            for name, transcripts in decoded.items():
+                write_decode_dir(exp / f"decode_{s}_{name}", transcripts)
         log.info("decoded %s with %s in %.1f s (%d processes)", ", ".join(sets), ", ".join(decoders), time.time() - t0, nj)
         return
     rec = load_recognizer(exp, str(device))
@@ -147,8 +155,9 @@ def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, 
 
     The lexicon decoder runs over the grid cfg.lm_weights x cfg.word_scores; then the
     lexicon-free decoder, at the best of those weights, with each of cfg.unk_scores. The
-    lowest WER wins (the first of equals, in that order). The model runs once on `tune_set`;
-    every grid point decodes its cached emissions. nj: processes for the last step (decode_stage).
+    lowest WER wins (the first of equals, in that order). Each round decodes `tune_set` once with
+    all its points (decode_sets: the model runs once per batch; nj processes on the CPU, each a shard),
+    and the winner's transcripts of `tune_set` are its decode dir: only the other sets are decoded again.
     Reads data/lang/{lm.arpa,lexicon.txt}, exp/model.pt, data/<set>/{feats.scp,text}. Writes
     exp/{lm.arpa,lexicon.txt} (so the model directory stays self-contained),
     exp/tune_lm_<tune_set>/wer_grid.tsv (every point's WER), exp/decoder.yaml (the chosen
@@ -159,25 +168,27 @@ def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, 
             *(data / s / "feats.scp" for s in {tune_set, *sets}))
     shutil.copy(lang / "lm.arpa", exp / ModelDir.LM)
     shutil.copy(lang / "lexicon.txt", exp / ModelDir.LEXICON)
-    rec = load_recognizer(exp, str(device))
     refs = read_table(data / tune_set / "text", allow_empty_value=True)
-    emissions = cache_emissions(decode_batches(rec.model, feature_batches(FeatureSet(data / tune_set), cfg.max_frames),
-                                               {}, device, progress=True, desc=f"emissions {tune_set}"))
     rows: list[tuple[float, DecoderConfig, int, int]] = []
+    transcripts: list[dict[str, Transcript]] = []  # rows[i]'s transcripts of tune_set
 
-    def evaluate(dcfg: DecoderConfig) -> None:
-        hyps = decode_cached(build_decoder(dcfg, rec.tokens, exp), emissions)
-        wer = score(refs, {u: h.text for u, h in hyps.items()}).total
-        rows.append((wer.wer, dcfg, wer.errors, wer.ref_words))
-        log.info("%s: %s lm_weight %.2f word_score %.2f unk_score %.2f: WER %.2f%%", tune_set,
-                 "lexicon" if dcfg.lexicon else "lexicon-free", dcfg.lm_weight, dcfg.word_score, dcfg.unk_score, wer.wer)
+    def evaluate(points: list[DecoderConfig]) -> None:
+        t0 = time.time()
+        names = {f"point{len(rows) + i}": dcfg for i, dcfg in enumerate(points)}
+        decoded = decode_sets(data, exp, [tune_set], device, names, cfg.max_frames, nj)[tune_set]
+        for name, dcfg in names.items():
+            wer = score(refs, {u: t.text for u, t in decoded[name].items()}).total
+            rows.append((wer.wer, dcfg, wer.errors, wer.ref_words))
+            transcripts.append(decoded[name])
+            log.info("%s: %s lm_weight %.2f word_score %.2f unk_score %.2f: WER %.2f%%", tune_set,
+                     "lexicon" if dcfg.lexicon else "lexicon-free", dcfg.lm_weight, dcfg.word_score, dcfg.unk_score,
+                     wer.wer)
+        log.info("%d point(s) on %s in %.1f s (%d process(es))", len(points), tune_set, time.time() - t0, nj)
 
-    for lm_weight in cfg.lm_weights:
-        for word_score in cfg.word_scores:
-            evaluate(cfg.lm_decoder(lm_weight, word_score))
+    evaluate([cfg.lm_decoder(lm_weight, word_score) for lm_weight in cfg.lm_weights for word_score in cfg.word_scores])
     best_lexicon = min(rows, key=lambda r: r[0])[1]
-    for unk_score in cfg.unk_scores:
-        evaluate(replace(best_lexicon, lexicon=None, unk_score=unk_score))
+    if cfg.unk_scores:
+        evaluate([replace(best_lexicon, lexicon=None, unk_score=unk_score) for unk_score in cfg.unk_scores])
     out = exp / f"tune_lm_{tune_set}"
     out.mkdir(exist_ok=True)
     (out / "wer_grid.tsv").write_text(
@@ -185,12 +196,17 @@ def tune_lm_stage(data: Path, exp: Path, sets: list[str], device: torch.device, 
         + "".join(f"{'lexicon' if c.lexicon else 'lexicon-free'}\t{c.lm_weight}\t{c.word_score}\t{c.unk_score}\t{w:.2f}\t{e}\t{n}\n"
                   for w, c, e, n in rows)
     )
-    best_wer, chosen, _, _ = min(rows, key=lambda r: r[0])
+    best = min(range(len(rows)), key=lambda i: rows[i][0])
+    best_wer, chosen, _, _ = rows[best]
     ModelDir(exp).write_decoder_config(chosen)
     log.info("chosen on %s: %s, lm_weight %.2f word_score %.2f unk_score %.2f (WER %.2f%%) -> %s", tune_set,
              "lexicon" if chosen.lexicon else "lexicon-free", chosen.lm_weight, chosen.word_score, chosen.unk_score,
              best_wer, exp / ModelDir.DECODER)
-    decode_stage(data, exp, sets, device, {"lm": chosen}, cfg.max_frames, nj=nj)
+    if tune_set in sets:
+        write_decode_dir(exp / f"decode_{tune_set}_lm", transcripts[best])
+    rest = [s for s in sets if s != tune_set]
+    if rest:
+        decode_stage(data, exp, rest, device, {"lm": chosen}, cfg.max_frames, nj=nj)
 
 
 def score_stage(
