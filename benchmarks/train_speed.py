@@ -5,14 +5,20 @@ shapes (batches of `--max-frames` padded frames, utterances of `--seconds` s), o
 device, for:
 
 - ours: asr.nn.model.BiLSTMCTC, whose BiLSTMLayer is exact on padded batches;
-- peer: the same sizes with one nn.LSTM(bidirectional=True) per layer on the padded batch (what
-  most code does; its backward direction starts in the padding, so it is not exact);
+- peer: the same sizes and front-end with one nn.LSTM(bidirectional=True, num_layers=L) on the padded
+  batch (what most code does; its backward direction starts in the padding, so it is not exact);
 
 each in fp32, and on CUDA also with bf16 autocast (the recipe's default there: train.amp auto).
 
     .venv/bin/python benchmarks/train_speed.py --threads 1            # CPU, one thread
     .venv/bin/python benchmarks/train_speed.py --procs 1 2            # ours, data-parallel over 1 and 2 processes
     python3 benchmarks/train_speed.py --device cuda                    # a GPU machine
+
+--flops measures how close the CPU step is to the core's arithmetic ceiling instead: the BiLSTM
+layers' GFLOP/s (forward + backward counted as 3x the forward's 2 x 4H(I+H) multiply-adds per frame and
+direction) against torch.mm's on 2048 x 2048 fp32 matrices, the same run's peer:
+
+    .venv/bin/python benchmarks/train_speed.py --threads 1 --flops
 
 --procs N times the training code's own CPU data parallelism (asr.nn.train with train.num_procs, or
 torchrun on the CPU): N one-thread gloo processes, each on its share of the global batch, gradients
@@ -41,26 +47,29 @@ import torch
 import torch.nn as nn
 
 from asr.device import pick_device
-from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.model import BiLSTMCTC, BiLSTMLayer, ConvFrontend, ModelConfig, stack_frames
 
 
 class PeerBiLSTM(nn.Module):
-    """Same sizes as BiLSTMCTC, but nn.LSTM(bidirectional=True, num_layers=L) on the padded batch."""
+    """Same sizes and front-end as BiLSTMCTC, but nn.LSTM(bidirectional=True, num_layers=L) on the padded batch."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.lstm = nn.LSTM(cfg.input_dim * cfg.stack, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
+        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack, cfg.conv_proj)
+                         if cfg.frontend == "conv" else None)
+        in_dim = self.frontend.output_dim if self.frontend is not None else cfg.input_dim * cfg.stack
+        self.lstm = nn.LSTM(in_dim, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
                             batch_first=True, dropout=cfg.dropout)
         self.output = nn.Linear(2 * cfg.hidden, cfg.vocab_size)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
-        n, t, d = feats.shape
-        s = self.cfg.stack
-        t2 = t // s
-        x = feats[:, : t2 * s].reshape(n, t2, s * d)
+        if self.frontend is not None:
+            x, out_lengths = self.frontend(feats, lengths)
+        else:
+            x, out_lengths = stack_frames(feats, lengths, self.cfg.stack)
         y, _ = self.lstm(x)
-        return self.output(y).log_softmax(-1), torch.div(lengths, s, rounding_mode="floor")
+        return self.output(y).log_softmax(-1), out_lengths
 
 
 def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, steps: int, bf16: bool,
@@ -251,6 +260,70 @@ def main_loader(args, cfg: ModelConfig, max_frames: list[int]) -> None:
         torch.distributed.destroy_process_group()
 
 
+def lstm_macs_per_frame(cfg: ModelConfig, in_dim: int) -> int:
+    """Multiply-adds of the BiLSTM layers' forward pass per output frame: 2 directions x 4H x (I + H) each."""
+    macs, dim = 0, in_dim
+    for _ in range(cfg.layers):
+        macs += 2 * 4 * cfg.hidden * (dim + cfg.hidden)
+        dim = 2 * cfg.hidden
+    return macs
+
+
+def gemm_gflops(steps: int, size: int = 2048) -> float:
+    """The GEMM ceiling: GFLOP/s of torch.mm on two fp32 size x size matrices."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(2):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        a @ b
+    return steps * 2 * size**3 / (time.perf_counter() - t0) / 1e9
+
+
+def time_lstm_layers(cfg: ModelConfig, in_dim: int, batch: int, frames: int, steps: int) -> float:
+    """Seconds per forward + backward of the model's BiLSTM layers alone (frames: input frames)."""
+    layers, dim = nn.ModuleList(), in_dim
+    for _ in range(cfg.layers):
+        layers.append(BiLSTMLayer(dim, cfg.hidden))
+        dim = 2 * cfg.hidden
+    t = -(-frames // cfg.stack)
+    x = torch.randn(batch, t, in_dim, requires_grad=True)
+    lengths = torch.full((batch,), t)
+
+    def step() -> None:
+        y = x
+        for layer in layers:
+            y = layer(y, lengths)
+        y.sum().backward()
+
+    for _ in range(2):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def report_flops(cfg: ModelConfig, batch: int, frames: int, steps: int) -> None:
+    """How close the CPU training step runs to the core's GEMM ceiling (the --flops report)."""
+    if cfg.proj > 0:
+        raise SystemExit("--flops counts plain BiLSTM layers; this config has proj > 0")
+    model = BiLSTMCTC(cfg)
+    in_dim = model.frontend.output_dim if model.frontend is not None else cfg.input_dim * cfg.stack
+    t_out = -(-frames // cfg.stack)
+    lstm_flops = 3 * 2 * lstm_macs_per_frame(cfg, in_dim) * batch * t_out  # forward + backward (2x forward)
+    peak = gemm_gflops(max(steps, 5))
+    lstm_s = time_lstm_layers(cfg, in_dim, batch, frames, steps)
+    speed, _ = time_model(model, torch.device("cpu"), batch, frames, steps, False)
+    step_s = batch * frames * 0.01 / speed
+    lstm_rate = lstm_flops / lstm_s / 1e9
+    print(f"GEMM ceiling (torch.mm, 2048 x 2048 fp32): {peak:6.1f} GFLOP/s")
+    print(f"BiLSTM layers alone, forward + backward:    {lstm_rate:6.1f} GFLOP/s = {lstm_rate / peak:.0%} of the ceiling "
+          f"({lstm_flops / 1e9:.1f} GFLOP in {lstm_s * 1000:.0f} ms)")
+    print(f"whole training step (front-end, LSTMs, output, CTC, AdamW): {step_s * 1000:.0f} ms = {speed:.0f}x real time; "
+          f"the BiLSTM layers' FLOPs at their own rate take {lstm_s / step_s:.0%} of it")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="recipes/synth_en/conf/default.yaml", help="recipe config whose model section is timed")
@@ -264,6 +337,8 @@ def main() -> None:
                     help="instead: time ours data-parallel over each of these numbers of one-thread CPU processes")
     ap.add_argument("--workers", type=int, nargs="*", default=[],
                     help="instead: time one epoch of the real training loop with each of these numbers of data workers")
+    ap.add_argument("--flops", action="store_true",
+                    help="instead: the BiLSTM layers' GFLOP/s against torch.mm's on this CPU (the GEMM ceiling)")
     ap.add_argument("--hours", type=float, default=0.5, help="with --workers: hours of random training features (default: 0.5)")
     args = ap.parse_args()
 
@@ -279,7 +354,7 @@ def main() -> None:
     frames = int(args.seconds * 100)
     batch = max(1, max_frames // frames)
     if args.procs:
-        print(f"model {cfg.layers}x{cfg.hidden} stack {cfg.stack}; global batch {batch} x {args.seconds} s; "
+        print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; global batch {batch} x {args.seconds} s; "
               f"CPU data parallel ({torch.get_num_threads()} cores seen)")
         for n in args.procs:
             speed = time_data_parallel(cfg, n, batch, frames, args.steps)
@@ -289,7 +364,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = bool(raw.get("train", {}).get("mkldnn_lstm", True))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} thread(s)"
-    print(f"model {cfg.layers}x{cfg.hidden} stack {cfg.stack}; batch {batch} x {args.seconds} s; {where}")
+    print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; batch {batch} x {args.seconds} s; {where}")
+    if args.flops:
+        if device.type != "cpu":
+            raise SystemExit("--flops is a CPU report")
+        return report_flops(cfg, batch, frames, args.steps)
     variants = [("fp32", False)] + ([("bf16", True)] if device.type == "cuda" else [])
     for name, bf16 in variants:
         torch.manual_seed(0)

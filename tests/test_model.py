@@ -150,9 +150,10 @@ def test_conv_frontend_output_dim_for_odd_feature_sizes():
         assert log_probs.shape == (1, 2, 7)
 
 
-def test_conv_frontend_ignores_padding_and_batch_mates():
+@pytest.mark.parametrize("conv_proj", [0, 5])
+def test_conv_frontend_ignores_padding_and_batch_mates(conv_proj):
     """Frames past a length are zeroed before each convolution: alone == in a batch, whatever the padding holds."""
-    model = _model(frontend="conv", conv_channels=3, hidden=6)
+    model = _model(frontend="conv", conv_channels=3, hidden=6, conv_proj=conv_proj)
     x = torch.randn(3, 14, 4)
     lengths = torch.tensor([14, 8, 5])
     noisy = x.clone()
@@ -163,6 +164,13 @@ def test_conv_frontend_ignores_padding_and_batch_mates():
         alone, m = model(x[i : i + 1, :n], lengths[i : i + 1])
         torch.testing.assert_close(batched[i, : int(m)], alone[0], atol=1e-5, rtol=1e-5)
         assert int(m) == int(out_lengths[i])
+
+
+def test_conv_proj_sets_the_first_lstm_input_size():
+    model = _model(frontend="conv", conv_channels=4, input_dim=8, conv_proj=5)
+    assert model.frontend.output_dim == 5 and model.lstms[0].fwd.input_size == 5
+    plain = _model(frontend="conv", conv_channels=4, input_dim=8)
+    assert plain.frontend.proj is None and plain.lstms[0].fwd.input_size == 4 * 2
 
 
 def test_unknown_frontend_is_refused():

@@ -9,7 +9,8 @@ microphone's colour) from log-mel features.
 
 With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
     [N, 1, T, D] --conv 3x3, C ch, stride (1, 2), ReLU--> [N, C, T, D/2]
-                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4] --LayerNorm-->
+                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
+                 (--Linear--> [N, T', P] with conv_proj P > 0) --LayerNorm-->
 Frames past an utterance's length are zeroed before each convolution, so a padded batch gives
 every utterance the output it gets alone (the exactness the BiLSTM layer keeps too).
 """
@@ -28,6 +29,7 @@ class ModelConfig:
     stack: int = 3  # time subsampling factor S: frames concatenated per step (or the conv's time stride)
     frontend: str = "stack"  # stack (concatenate S frames) or conv (two 3x3 convolutions, see above)
     conv_channels: int = 32  # conv front-end only: channels C of both convolutions
+    conv_proj: int = 0  # conv front-end only: if > 0, a linear map of its C*D/4 outputs to this size (before the LayerNorm)
     hidden: int = 256  # LSTM cells per direction H
     layers: int = 3  # bidirectional LSTM layers L
     proj: int = 0  # if > 0, project each layer's 2H outputs down to this size (LSTMP-like)
@@ -101,12 +103,15 @@ FRONTENDS = ("stack", "conv")
 class ConvFrontend(nn.Module):
     """Two 3x3 convolutions: [N, T, D] (zero past lengths) -> [N, ceil(T/S), C * ceil(ceil(D/2)/2)]."""
 
-    def __init__(self, input_dim: int, channels: int, stride: int) -> None:
+    def __init__(self, input_dim: int, channels: int, stride: int, proj: int = 0) -> None:
         super().__init__()
         self.stride = stride
         self.conv1 = nn.Conv2d(1, channels, 3, stride=(1, 2), padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, stride=(stride, 2), padding=1)
-        self.output_dim = channels * (((input_dim + 1) // 2 + 1) // 2)
+        conv_dim = channels * (((input_dim + 1) // 2 + 1) // 2)
+        # a smaller first-LSTM input: its input GEMM is a quarter of the LSTMs' FLOPs at C*D/4 = 640
+        self.proj = nn.Linear(conv_dim, proj) if proj > 0 else None
+        self.output_dim = proj if proj > 0 else conv_dim
         self.norm = nn.LayerNorm(self.output_dim)  # the LSTM sees unit-scale inputs, as with stacked CMVN frames
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +120,8 @@ class ConvFrontend(nn.Module):
         y = torch.relu(self.conv2(y * mask[:, None, :, None]))  # [N, C, T/S, D/4]
         n, c, t, f = y.shape
         out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
-        return self.norm(y.permute(0, 2, 1, 3).reshape(n, t, c * f)), out_lengths
+        y = y.permute(0, 2, 1, 3).reshape(n, t, c * f)
+        return self.norm(self.proj(y) if self.proj is not None else y), out_lengths
 
 
 class BiLSTMCTC(nn.Module):
@@ -127,7 +133,8 @@ class BiLSTMCTC(nn.Module):
         if cfg.frontend not in FRONTENDS:
             raise ValueError(f"ModelConfig.frontend must be one of {', '.join(FRONTENDS)}, got {cfg.frontend!r}")
         self.cmvn = GlobalCMVN(cfg.input_dim)
-        self.frontend = ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack) if cfg.frontend == "conv" else None
+        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack, cfg.conv_proj)
+                         if cfg.frontend == "conv" else None)
         self.lstms = nn.ModuleList()
         self.projs = nn.ModuleList()
         in_dim = self.frontend.output_dim if self.frontend is not None else cfg.input_dim * cfg.stack
