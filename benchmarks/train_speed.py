@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 
 from asr.device import pick_device
-from asr.nn.model import BiLSTMCTC, BiLSTMLayer, ConvFrontend, ModelConfig, stack_frames
+from asr.nn.model import BiLSTMCTC, ConvFrontend, ModelConfig, stack_frames
 
 
 class PeerBiLSTM(nn.Module):
@@ -280,19 +280,15 @@ def gemm_gflops(steps: int, size: int = 2048) -> float:
     return steps * 2 * size**3 / (time.perf_counter() - t0) / 1e9
 
 
-def time_lstm_layers(cfg: ModelConfig, in_dim: int, batch: int, frames: int, steps: int) -> float:
+def time_lstm_layers(model: BiLSTMCTC, in_dim: int, batch: int, frames: int, steps: int) -> float:
     """Seconds per forward + backward of the model's BiLSTM layers alone (frames: input frames)."""
-    layers, dim = nn.ModuleList(), in_dim
-    for _ in range(cfg.layers):
-        layers.append(BiLSTMLayer(dim, cfg.hidden))
-        dim = 2 * cfg.hidden
-    t = -(-frames // cfg.stack)
+    t = -(-frames // model.cfg.stack)
     x = torch.randn(batch, t, in_dim, requires_grad=True)
     lengths = torch.full((batch,), t)
 
     def step() -> None:
         y = x
-        for layer in layers:
+        for layer in model.lstms:
             y = layer(y, lengths)
         y.sum().backward()
 
@@ -313,7 +309,7 @@ def report_flops(cfg: ModelConfig, batch: int, frames: int, steps: int) -> None:
     t_out = -(-frames // cfg.stack)
     lstm_flops = 3 * 2 * lstm_macs_per_frame(cfg, in_dim) * batch * t_out  # forward + backward (2x forward)
     peak = gemm_gflops(max(steps, 5))
-    lstm_s = time_lstm_layers(cfg, in_dim, batch, frames, steps)
+    lstm_s = time_lstm_layers(model, in_dim, batch, frames, steps)
     speed, _ = time_model(model, torch.device("cpu"), batch, frames, steps, False)
     step_s = batch * frames * 0.01 / speed
     lstm_rate = lstm_flops / lstm_s / 1e9

@@ -5,8 +5,9 @@
 
 The recipe's decode stage, the dev CER during training, the LM tuning (all grid points of a round on
 one forward pass) and `asr transcribe` all go through `decode_batch`; `benchmarks/decode.py` decodes
-cached emissions with `decode_cached`, through `decode_emissions`, the same function `decode_batch` calls. An input of zero frames is run as one silent frame, gets output
-length 0 and the empty hypothesis from every decoder, wherever it comes from.
+cached emissions with `decode_cached`, through `decode_emissions`, the same function `decode_batch`
+calls. An input of zero frames is run as one silent frame, gets output length 0 and the empty
+hypothesis from every decoder, wherever it comes from.
 
 `model` is any module mapping (feats [N, T, D], lengths [N]) -> (log_probs [N, T', V], lengths [N]).
 """

@@ -101,7 +101,8 @@ FRONTENDS = ("stack", "conv")
 
 
 class ConvFrontend(nn.Module):
-    """Two 3x3 convolutions: [N, T, D] (zero past lengths) -> [N, ceil(T/S), C * ceil(ceil(D/2)/2)]."""
+    """Two 3x3 convolutions: [N, T, D] (zero past lengths) -> [N, ceil(T/S), C * ceil(ceil(D/2)/2)]
+    (or [N, ceil(T/S), P] through a linear map when proj P > 0), then a LayerNorm."""
 
     def __init__(self, input_dim: int, channels: int, stride: int, proj: int = 0) -> None:
         super().__init__()
