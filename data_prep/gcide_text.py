@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asr.fileio import atomic_write_lines
-from data_prep.wordnet_text import load_wordnet_sentences, normalise_sentence, split_of
+from data_prep.wordnet_text import held_out_sentences, normalise_sentence
 
 GCIDE_DICT = Path("/usr/share/dictd/gcide.dict.dz")
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -123,7 +123,7 @@ def gcide_lm_sentences(dict_path: Path = GCIDE_DICT, wordnet_dir: Path = Path("/
                        vocab: set[str] | None = None) -> list[str]:
     """GCIDE's sentences without any WordNet dev/test example inside (`without_sentences`); with `vocab`,
     only those whose every word is in it (so the LM's vocabulary stays the recipe's)."""
-    held = {s for s in load_wordnet_sentences(wordnet_dir) if split_of(s) != "train"}
+    held = held_out_sentences(wordnet_dir)
     sentences = gcide_sentences(dict_path)
     if vocab is not None:
         sentences = [s for s in sentences if all(w in vocab for w in s.split())]

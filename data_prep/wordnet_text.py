@@ -106,11 +106,15 @@ def wordnet_definitions(wordnet_dir: Path, min_words: int = 3) -> list[str]:
     return sorted(found)
 
 
+def held_out_sentences(wordnet_dir: Path, min_words: int = 4, max_words: int = 20) -> set[str]:
+    """The dev and test split's example sentences: text that no LM may see."""
+    return {s for s in load_wordnet_sentences(wordnet_dir, min_words, max_words) if split_of(s) != "train"}
+
+
 def synth_lm_sentences(wordnet_dir: Path, min_words: int = 4, max_words: int = 20) -> list[str]:
     """Train-split WordNet examples plus gloss definitions, minus every dev/test example sentence."""
-    examples = load_wordnet_sentences(wordnet_dir, min_words, max_words)
-    held = {s for s in examples if split_of(s) != "train"}
-    train = [s for s in examples if split_of(s) == "train"]
+    held = held_out_sentences(wordnet_dir, min_words, max_words)
+    train = [s for s in load_wordnet_sentences(wordnet_dir, min_words, max_words) if s not in held]
     return train + [s for s in wordnet_definitions(wordnet_dir) if s not in held]
 
 
