@@ -96,10 +96,11 @@ def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig, noisy:
     room, noise and babble draw from generators seeded here: the result depends only on
     `wave` and the state of `rng`, and changing one probability leaves the other draws alone.
     With noisy=False (a split outside cfg.noise_splits) only padding, peak level and floor
-    are applied. babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble.
+    are applied; with noisy=True the padding is drawn from cfg.train_pad_range_s when it is set. babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble.
     SNRs are relative to the speech's active power (frames within 30 dB of the loudest).
     """
-    lead, trail = (int(rng.uniform(*cfg.pad_range_s) * SAMPLE_RATE) for _ in range(2))
+    pad_range = cfg.train_pad_range_s if noisy and cfg.train_pad_range_s is not None else cfg.pad_range_s
+    lead, trail = (int(rng.uniform(*pad_range) * SAMPLE_RATE) for _ in range(2))
     do_noise = rng.uniform() < cfg.noise_prob and noisy
     color = cfg.noise_colors[int(rng.integers(len(cfg.noise_colors)))]
     snr_db = rng.uniform(*cfg.snr_db_range)

@@ -62,6 +62,9 @@ class SynthConfig:
     rate_range: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor (1.0 = voice default)
     pitch_range: tuple[float, float] = (0.85, 1.2)  # mean-F0 factor, every engine (flite:rms ignores it)
     pad_range_s: tuple[float, float] = (0.05, 0.3)  # silence added before and after, seconds (each end)
+    # the same for the splits of noise_splits (train) when set: less silence is fewer frames to train on. The
+    # draw is the same number scaled to this range, so every other draw (and dev/test audio) stays as it was
+    train_pad_range_s: tuple[float, float] | None = None
     peak_db_range: tuple[float, float] = (-20.0, -1.0)  # random gain: peak level in dBFS
     noise_prob: float = 0.5  # probability of additive white/pink/brown noise
     noise_splits: list[str] = field(default_factory=lambda: ["train"])  # splits that get every augmentation below

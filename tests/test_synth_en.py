@@ -265,6 +265,21 @@ def test_augment_is_seeded_and_adds_noise_floor() -> None:
     assert low(brown) > 3 * low(white)
 
 
+
+def test_train_padding_range_shortens_only_the_padding_of_noisy_splits() -> None:
+    wave = 0.3 * np.sin(np.arange(8000) * 0.1).astype(np.float32)
+    base = SynthConfig(noise_prob=0.0, speed_prob=0.0, reverb_prob=0.0, channel_prob=0.0, babble_prob=0.0, clip_prob=0.0)
+    short = replace(base, train_pad_range_s=(0.01, 0.02))
+    rng = lambda: utterance_rng(0, "train", 7)  # noqa: E731
+    a, b = augment(wave, rng(), base), augment(wave, rng(), short)
+    pad_a, pad_b = len(a) - len(wave), len(b) - len(wave)
+    assert 2 * 0.05 * 16000 <= pad_a <= 2 * 0.3 * 16000 and 2 * 0.01 * 16000 <= pad_b <= 2 * 0.02 * 16000
+    lead = lambda x: int(np.argmax(np.abs(x) > 0.01))  # noqa: E731  first sample of the sine (the floor is -70 dBFS)
+    # the same uniform draw, scaled: the lead's place in its range is the same
+    assert abs((lead(a) / 16000 - 0.05) / 0.25 - (lead(b) / 16000 - 0.01) / 0.01) < 0.02
+    # splits outside noise_splits (dev, test) keep pad_range_s: their audio is unchanged, sample for sample
+    assert np.array_equal(augment(wave, rng(), base, noisy=False), augment(wave, rng(), short, noisy=False))
+
 @needs_wordnet
 def test_plan_keeps_heldout_voices_out_of_train(tmp_path: Path) -> None:
     cfg = SynthConfig(num_train=300, num_dev=80, num_test=80)
