@@ -193,6 +193,35 @@ def test_decode_emissions_batches_by_length(lm_files):
         assert {u: h.text for u, h in hyps.items()} == {"u0": "the cat", "u1": "a dog sat on the mat", "u2": "ran", "empty": ""}
 
 
+def test_lexicon_decoders_share_the_lm_and_trie_and_match_torchaudios_ctc_decoder(lm_files, tmp_path):
+    """Decoders over the same files share one KenLM and trie (the LM tuning's grid points); each decodes as
+    torchaudio's ctc_decoder built from scratch with its weights does, on random emissions."""
+    from torchaudio.models.decoder import ctc_decoder
+
+    grid = [dict(lm_weight=w, word_score=ws) for w in (0.5, 2.0) for ws in (-1.0, 0.0)]
+    decoders = [lm_decoder(lm_files, nbest=2, **kw) for kw in grid]
+    assert all(d.search is decoders[0].search for d in decoders)
+    gen = torch.Generator().manual_seed(0)
+    for d, kw in zip(decoders, grid):
+        reference = ctc_decoder(lexicon=str(lm_files[1]), tokens=list(TOKENS.symbols), lm=str(lm_files[0]), nbest=2,
+                                beam_size=20, beam_size_token=8, beam_threshold=25.0, blank_token="<blk>",
+                                sil_token="|", unk_word="<unk>", **kw)
+        for _ in range(5):
+            em = torch.randn(1, 12, len(TOKENS), generator=gen).mul(3).log_softmax(-1)
+            em = torch.cat([em[0], torch.full((1, len(TOKENS)), -1e4).index_fill(1, torch.tensor([TOKENS.word_sep_id]), 0.0)])
+            ours = d._search(em.contiguous())
+            theirs = [(r.tokens.tolist(), r.timesteps.tolist(), list(r.words), float(r.score)) for r in reference(em[None])[0]]
+            assert ours == theirs
+    # a rewritten LM is read again; other files make another search
+    lm2 = tmp_path / "lm.arpa"
+    write_arpa(lm2, TRAIN[:2], order=2)
+    other = build_decoder(DecoderConfig(kind="lm", lm=str(lm2), lexicon=str(lm_files[1])), TOKENS)
+    assert other.search is not decoders[0].search and other.search.lm is not decoders[0].search.lm
+    assert build_decoder(DecoderConfig(kind="lm", lm=str(lm2), lexicon=str(lm_files[1])), TOKENS).search is other.search
+    write_arpa(lm2, TRAIN, order=3)
+    assert build_decoder(DecoderConfig(kind="lm", lm=str(lm2), lexicon=str(lm_files[1])), TOKENS).search is not other.search
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

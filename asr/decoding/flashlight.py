@@ -3,7 +3,9 @@
 - LexiconLMDecoder: words come from the lexicon and are scored with the word n-gram. Lexicon
   spellings end with `|` and our model emits `|` only between words, so each utterance gets one
   virtual last frame in which `|` has probability 1: the last word ends like the others, and
-  nothing else changes (its score is 0).
+  nothing else changes (its score is 0). The LM and the lexicon's trie are loaded once per
+  process and shared by every LexiconLMDecoder over the same files (`_LexiconSearch`): the LM
+  tuning's grid points differ only in their weights (the trie is smeared with unweighted LM scores).
 - LexiconFreeLMDecoder: flashlight's lexicon-free search over characters with the same word
   n-gram, so words outside the lexicon stay possible. `_SpelledWordLM` scores a word when `|`
   (or the end of the utterance) closes it; a word the LM lacks is scored as `<unk>` times the
@@ -20,9 +22,20 @@ import contextlib
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
+from flashlight.lib.text.decoder import (
+    CriterionType,
+    LexiconDecoder,
+    LexiconDecoderOptions,
+    SmearingMode,
+    Trie,
+)
+from flashlight.lib.text.decoder.kenlm import KenLM
+from flashlight.lib.text.dictionary import Dictionary, create_word_dict, load_words
 from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState, ctc_decoder
 
 from asr.data.tokens import BLANK, WORD_SEP, TokenTable
@@ -91,46 +104,119 @@ class _FlashlightDecoder(Decoder):
                 last = torch.full((1, em.shape[1]), -1e4)
                 last[0, self.tokens.word_sep_id] = 0.0
                 em = torch.cat([em, last])
-            results = self.decoder(em.unsqueeze(0).contiguous())[0]
-            out.append([self._to_hypothesis(r, n) for r in results] or [Hypothesis.empty()])
+            results = self._search(em.contiguous())
+            out.append([self._to_hypothesis(*r, n) for r in results] or [Hypothesis.empty()])
         return out
 
-    def _to_hypothesis(self, result, n_frames: int) -> Hypothesis:
-        # CTCHypothesis.timesteps index flashlight's path, whose position 0 is its start state.
+    def _search(self, em: torch.Tensor) -> list[tuple[list[int], list[int], list[str], float]]:
+        """The n best of one utterance's emissions [T, V]: (tokens, their path positions, words, score) each."""
+        return [(r.tokens.tolist(), r.timesteps.tolist(), list(r.words), float(r.score))
+                for r in self.decoder(em.unsqueeze(0))[0]]
+
+    def _to_hypothesis(self, tokens: list[int], positions: list[int], words: list[str], score: float,
+                       n_frames: int) -> Hypothesis:
+        # positions index flashlight's path, whose position 0 is its start state.
         toks, frames = [], []
-        for tok, pos in zip(result.tokens.tolist(), result.timesteps.tolist()):
+        for tok, pos in zip(tokens, positions):
             if 0 <= pos - 1 < n_frames:
                 toks.append(tok)
                 frames.append(pos - 1)
         toks, frames = _tidy_word_tokens(toks, frames, self.tokens.word_sep_id)
-        text = " ".join(result.words) if self.uses_words else self.tokens.decode(toks)
-        return Hypothesis(text, toks, float(result.score), frames)
+        text = " ".join(words) if self.uses_words else self.tokens.decode(toks)
+        return Hypothesis(text, toks, score, frames)
 
 
 class LexiconLMDecoder(_FlashlightDecoder):
-    """Lexicon + word n-gram beam search (torchaudio ctc_decoder: flashlight with KenLM)."""
+    """Lexicon + word n-gram beam search (flashlight's LexiconDecoder with KenLM, as torchaudio's ctc_decoder
+    builds it); the LM and trie come from `_LexiconSearch.load`, shared with the process's other decoders."""
 
     virtual_sep_frame = True
 
     def __init__(self, tokens: TokenTable, lm_path: str | Path, lexicon_path: str | Path, cfg: DecoderConfig) -> None:
-        read_arpa(lm_path)  # errors name the file and line; KenLM's would not
+        self.tokens, self.nbest = tokens, cfg.nbest
+        self.search = _LexiconSearch.load(lm_path, lexicon_path, tokens)
+        self.decoder = self.search.decoder(cfg)
+
+    def _search(self, em: torch.Tensor) -> list[tuple[list[int], list[int], list[str], float]]:
+        out = []
+        for r in self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])[: self.nbest]:
+            toks, positions = _path_tokens(r.tokens, self.tokens.blank_id)
+            out.append((toks, positions, [self.search.word_dict.get_entry(w) for w in r.words if w >= 0], float(r.score)))
+        return out
+
+
+def _path_tokens(path: list[int], blank: int) -> tuple[list[int], list[int]]:
+    """flashlight's best path (a token per position) -> (its tokens with repeats merged and blanks dropped,
+    the position where each starts), as torchaudio's CTCDecoder reports them."""
+    toks, positions = [], []
+    for i, tok in enumerate(path):
+        if tok != blank and (i == 0 or tok != path[i - 1]):
+            toks.append(tok)
+            positions.append(i)
+    return toks, positions
+
+
+@dataclass(frozen=True)
+class _LexiconSearch:
+    """KenLM and the lexicon's trie (smeared with the LM's unigram scores) for one LM, lexicon and token
+    table: what every lexicon decoder over them shares. `load` keeps the last one of the process."""
+
+    key: tuple
+    tokens_dict: Dictionary  # the token symbols
+    word_dict: Dictionary  # the lexicon's words
+    lm: KenLM
+    trie: Trie
+    sil: int
+    blank: int
+    unk: int
+
+    _last: ClassVar[_LexiconSearch | None] = None  # the process's cache (one entry)
+
+    @classmethod
+    def load(cls, lm_path: str | Path, lexicon_path: str | Path, tokens: TokenTable) -> _LexiconSearch:
+        """Check and load the files (errors name the file and line, which KenLM's and flashlight's would not),
+        or return the cached search of the same files (same paths, sizes and modification times) and tokens."""
+        lm_path, lexicon_path = Path(lm_path), Path(lexicon_path)
+        key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else str(p)
+                    for p in (lm_path, lexicon_path)) + (tuple(tokens.symbols),)
+        last = _LexiconSearch._last
+        if last is not None and last.key == key:
+            return last
+        _LexiconSearch._last = None  # free the old LM before loading the new one
+        read_arpa(lm_path)
         read_lexicon(lexicon_path, tokens)
-        self.tokens = tokens
+        tokens_dict = Dictionary(list(tokens.symbols))
+        lexicon = load_words(str(plain_path(lexicon_path)))
+        word_dict = create_word_dict(lexicon)
         with _quiet_fd2():
-            self.decoder = ctc_decoder(
-                lexicon=str(plain_path(lexicon_path)),  # nor does flashlight
-                tokens=list(tokens.symbols),
-                lm=str(plain_path(lm_path)),  # KenLM reads no gzip
-                nbest=cfg.nbest,
-                beam_size=cfg.lm_beam,
-                beam_size_token=cfg.beam_size_token or None,
-                beam_threshold=cfg.beam_threshold,
-                lm_weight=cfg.lm_weight,
-                word_score=cfg.word_score,
-                blank_token=BLANK,
-                sil_token=WORD_SEP,
-                unk_word=UNK,
-            )
+            lm = KenLM(str(plain_path(lm_path)), word_dict)  # KenLM reads no gzip
+        sil = tokens_dict.get_index(WORD_SEP)
+        trie = Trie(tokens_dict.index_size(), sil)
+        start = lm.start(False)
+        for word, spellings in lexicon.items():
+            word_idx = word_dict.get_index(word)
+            _, score = lm.score(start, word_idx)
+            for spelling in spellings:
+                trie.insert([tokens_dict.get_index(t) for t in spelling], word_idx, score)
+        trie.smear(SmearingMode.MAX)
+        search = cls(key, tokens_dict, word_dict, lm, trie, sil, tokens_dict.get_index(BLANK), word_dict.get_index(UNK))
+        _LexiconSearch._last = search
+        return search
+
+    def decoder(self, cfg: DecoderConfig) -> LexiconDecoder:
+        """A flashlight LexiconDecoder with cfg's beam and weights (torchaudio ctc_decoder's other defaults)."""
+        options = LexiconDecoderOptions(
+            beam_size=cfg.lm_beam,
+            beam_size_token=cfg.beam_size_token or self.tokens_dict.index_size(),
+            beam_threshold=cfg.beam_threshold,
+            lm_weight=cfg.lm_weight,
+            word_score=cfg.word_score,
+            unk_score=-math.inf,
+            sil_score=0.0,
+            log_add=False,
+            criterion_type=CriterionType.CTC,
+        )
+        return LexiconDecoder(options, self.trie, self.lm, self.sil, self.blank, self.unk, [], False)
 
 
 class LexiconFreeLMDecoder(_FlashlightDecoder):
