@@ -203,3 +203,26 @@ def test_utt_cmn_model_is_blind_to_a_constant_channel():
         torch.testing.assert_close(a[1, :2], alone[0], atol=1e-5, rtol=1e-5)
     plain = _model(frontend="stack")
     assert not torch.allclose(plain(x, lengths)[0], plain(x + channel, lengths)[0], atol=1e-3)
+
+
+def test_residual_adds_each_layers_input_where_sizes_match():
+    """residual: layers 2..L output input + BiLSTM(input); the first (other input size) does not; exact on padding."""
+    torch.manual_seed(0)
+    model = _model(hidden=3, layers=3, residual=True, dropout=0.0)
+    plain = _model(hidden=3, layers=3, dropout=0.0)
+    plain.load_state_dict(model.state_dict())  # the same weights: only the additions differ
+    x, lengths = torch.randn(2, 9, 4), torch.tensor([9, 5])
+    seen = []
+    hook = lambda mod, args, out: seen.append((args[0], out))  # noqa: E731
+    handles = [lstm.register_forward_hook(hook) for lstm in model.lstms]
+    out, _ = model(x, lengths)
+    for h in handles:
+        h.remove()
+    (x0, y0), (x1, y1), (x2, y2) = seen
+    assert x0.shape[-1] == 4 * 3 and y0.shape[-1] == 6  # stacked input: no residual around layer 1
+    torch.testing.assert_close(x1, y0)
+    torch.testing.assert_close(x2, x1 + y1)
+    torch.testing.assert_close(out, model.output(x2 + y2).log_softmax(-1))
+    assert not torch.allclose(out, plain(x, lengths)[0])
+    alone, _ = model(x[1:, :5], lengths[1:])
+    torch.testing.assert_close(out[1, :2], alone[0], atol=1e-5, rtol=1e-5)

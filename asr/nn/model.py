@@ -13,6 +13,9 @@ With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BL
                  (--Linear--> [N, T', P] with conv_proj P > 0) --LayerNorm-->
 Frames past an utterance's length are zeroed before each convolution, so a padded batch gives
 every utterance the output it gets alone (the exactness the BiLSTM layer keeps too).
+
+With `residual: true` a layer whose input and output sizes match adds its input to its output
+(x_{l+1} = x_l + BiLSTM_l(x_l)): a deeper stack keeps a short path from the output to the front-end.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class ModelConfig:
     hidden: int = 256  # LSTM cells per direction H
     layers: int = 3  # bidirectional LSTM layers L
     proj: int = 0  # if > 0, project each layer's 2H outputs down to this size (LSTMP-like)
+    residual: bool = False  # add each layer's input to its output where their sizes match (layers 2..L)
     dropout: float = 0.2  # dropout between layers and before the output layer
     utt_cmn: bool = False  # subtract each utterance's mean feature vector after the global CMVN
     vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
@@ -161,10 +165,10 @@ class BiLSTMCTC(nn.Module):
         else:
             x, out_lengths = stack_frames(x, lengths, self.cfg.stack)
         for i, lstm in enumerate(self.lstms):
-            x = lstm(x, out_lengths)
+            y = lstm(x, out_lengths)
             if self.projs:
-                x = self.projs[i](x)
-            x = self.dropout(x)
+                y = self.projs[i](y)
+            x = self.dropout(x + y if self.cfg.residual and x.shape[-1] == y.shape[-1] else y)
         return self.output(x).log_softmax(dim=-1), out_lengths
 
 
