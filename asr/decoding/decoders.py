@@ -2,8 +2,8 @@
 
 - GreedyDecoder: best token per frame (asr/decoding/greedy.py).
 - BeamSearchDecoder: CTC prefix beam search, no LM (asr/decoding/beam_search.py).
-- LexiconLMDecoder, LexiconFreeLMDecoder: beam search with a word n-gram LM through torchaudio's
-  flashlight `ctc_decoder`, with or without a lexicon (asr/decoding/flashlight.py).
+- LexiconLMDecoder, LexiconFreeLMDecoder: beam search with a word n-gram LM through flashlight's
+  decoders (as torchaudio's `ctc_decoder` builds them), with or without a lexicon (asr/decoding/flashlight.py).
 """
 
 from __future__ import annotations

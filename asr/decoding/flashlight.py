@@ -1,4 +1,5 @@
-"""Beam search with a word n-gram LM, through torchaudio's flashlight `ctc_decoder` (KenLM inside).
+"""Beam search with a word n-gram LM through flashlight's decoders (KenLM inside), built as torchaudio's
+`ctc_decoder` builds them.
 
 - LexiconLMDecoder: words come from the lexicon and are scored with the word n-gram. Lexicon
   spellings end with `|` and our model emits `|` only between words, so each utterance gets one

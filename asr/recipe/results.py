@@ -195,7 +195,7 @@ def lm_decoding_notes(exp_dir: Path, lang_dir: Path, tune_set: str = "dev") -> l
         how = (f"lexicon (`{c.lexicon}`) + word n-gram (`{c.lm}`)" if c.lexicon
                else f"lexicon-free, word n-gram (`{c.lm}`), unknown words at unk_score {c.unk_score}")
         lines.append(
-            f"- beam+LM: {how}, through torchaudio's ctc_decoder (flashlight); "
+            f"- beam+LM: {how}, through flashlight's {'LexiconDecoder with KenLM' if c.lexicon else 'LexiconFreeDecoder'}; "
             f"**LM weight {c.lm_weight}, word insertion score {c.word_score}**, chosen on {tune_set} only; "
             f"beam {c.lm_beam}, beam threshold {c.beam_threshold}, tokens per frame "
             f"{c.beam_size_token or 'all'}. Stored in `{ModelDir.DECODER}`, the default of `asr transcribe --model`."
