@@ -85,11 +85,11 @@ def _quiet_fd2():
 
 
 class _FlashlightDecoder(Decoder):
-    """Shared loop: one utterance at a time through a torchaudio CTCDecoder."""
+    """Shared loop: one utterance at a time through `_search` (a torchaudio CTCDecoder unless overridden)."""
 
     virtual_sep_frame = False  # append a frame where `|` is certain (lexicon spellings end with it)
     uses_words = True  # text from flashlight's words (lexicon) rather than from the tokens
-    decoder = None  # torchaudio.models.decoder.CTCDecoder
+    decoder = None  # torchaudio CTCDecoder (lexicon-free) or flashlight LexiconDecoder (LexiconLMDecoder)
     tokens: TokenTable
 
     def decode_nbest(self, log_probs, lengths):
