@@ -144,3 +144,42 @@ def test_audio_made_with_other_settings_is_refused_naming_them(tmp_path):
     _check_config_stamp(tmp_path, SynthConfig(seed=0, num_train=10))  # sizes may grow
     with pytest.raises(ValueError, match=r"other settings \(reverb_prob, seed\).*corpus_dir"):
         _check_config_stamp(tmp_path, SynthConfig(seed=1, reverb_prob=0.95))
+
+
+def test_warp_search_table(digit_model_dir, tmp_path, capsys):
+    """local/warp_search.py on the digits model: the 1.0 row is plain greedy decoding, scored as sclite
+    scores it, the seen and held-out columns split it by speaker, and the oracle row has the lowest CER."""
+    from asr.data.batching import FeatureSet
+    from asr.decoding.decoders import GreedyDecoder
+    from asr.decoding.loop import decode_batches, feature_batches
+    from asr.nn.modeldir import ModelDir
+    from asr.scoring.wer import score
+
+    spec = importlib.util.spec_from_file_location("warp_search", RECIPE / "local" / "warp_search.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    src, data = digit_model_dir.parent / "data" / "dev", tmp_path / "dev"
+    data.mkdir()
+    for f in ("feats.scp", "utt2num_frames", "text"):
+        shutil.copy(src / f, data / f)
+    utts = sorted(line.split()[0] for line in (src / "text").read_text().splitlines())
+    spk = {u: "ab"[i % 2] for i, u in enumerate(utts)}  # two speakers; b is "held out"
+    (data / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
+    module.main([str(digit_model_dir), str(data), "--alphas", "0.8,1.0,1.2", "--heldout", "b"])
+    rows = {}
+    for line in capsys.readouterr().out.splitlines()[2:]:
+        name, *cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[name] = [tuple(float(x) for x in c.split(" / ")) for c in cells]  # all, seen, held out: (CER, WER)
+    assert set(rows) == {"fixed 0.8", "fixed 1.0", "fixed 1.2", "oracle (fewest char errors)"} | {
+        f"{c}, per {w}" for c in ("maxprob", "nonblank", "entropy") for w in ("utterance", "speaker")}
+    md = ModelDir(digit_model_dir)
+    refs = dict(line.split(maxsplit=1) for line in (data / "text").read_text().splitlines())
+    hyps = {u: out.hyps["g"][i].text for out in decode_batches(md.build_model(), feature_batches(FeatureSet(data), 20000),
+                                                               {"g": GreedyDecoder(md.read_tokens())}, "cpu")
+            for i, u in enumerate(out.utts)}
+    for col, keep in enumerate((lambda u: True, lambda u: spk[u] == "a", lambda u: spk[u] == "b")):
+        r, h = {u: t for u, t in refs.items() if keep(u)}, {u: t for u, t in hyps.items() if keep(u)}
+        expected = (score(r, h, char_level=True).total.wer, score(r, h).total.wer)
+        assert rows["fixed 1.0"][col] == pytest.approx(expected, abs=0.006)
+    assert rows["oracle (fewest char errors)"][0][0] == min(r[0][0] for r in rows.values())
+    assert max(r[0][0] for r in rows.values()) > rows["fixed 1.0"][0][0]  # a 20% warp costs this model errors
