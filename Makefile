@@ -35,7 +35,8 @@ venv: $(STAMP) $(KOKORO_STAMP)
 $(STAMP): pyproject.toml
 	@start=$$(date +%s); \
 	test -x $(PY) || python3 -m venv $(VENV); \
-	$(PY) -m pip install -q -e '.[test]' && touch $(STAMP); \
+	$(PY) -m pip install -q -e '.[test]' || { echo "installation failed: pip's error is above" >&2; exit 1; }; \
+	touch $(STAMP); \
 	echo "installation: $$(( $$(date +%s) - start )) s"
 
 # Kokoro's English voice tables (npm package kokoro-js): data_prep/kokoro.py
