@@ -96,7 +96,8 @@ def augment(wave: np.ndarray, rng: np.random.Generator, cfg: SynthConfig, noisy:
     room, noise and babble draw from generators seeded here: the result depends only on
     `wave` and the state of `rng`, and changing one probability leaves the other draws alone.
     With noisy=False (a split outside cfg.noise_splits) only padding, peak level and floor
-    are applied; with noisy=True the padding is drawn from cfg.train_pad_range_s when it is set. babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble.
+    are applied; with noisy=True the padding is drawn from cfg.train_pad_range_s when it is set.
+    babble_pool: speech [P] for babble (`make_babble_pool`); None: no babble.
     SNRs are relative to the speech's active power (frames within 30 dB of the loudest).
     """
     pad_range = cfg.train_pad_range_s if noisy and cfg.train_pad_range_s is not None else cfg.pad_range_s

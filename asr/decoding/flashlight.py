@@ -141,7 +141,7 @@ class LexiconLMDecoder(_FlashlightDecoder):
     def _search(self, em: torch.Tensor) -> list[tuple[list[int], list[int], list[str], float]]:
         out = []
         for r in self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])[: self.nbest]:
-            toks, positions = _path_tokens(r.tokens, self.tokens.blank_id)
+            toks, positions = _path_tokens(r.tokens, self.search.blank)
             out.append((toks, positions, [self.search.word_dict.get_entry(w) for w in r.words if w >= 0], float(r.score)))
         return out
 
