@@ -36,7 +36,8 @@ CRITERIA = {"maxprob": 1.0, "nonblank": 1.0, "entropy": -1.0}  # sign: higher si
 
 def decode_warped(exp: Path, data: Path, alphas: list[float], max_frames: int = 20000) -> dict[str, dict[float, dict]]:
     """{utt: {alpha: {text, maxprob, nonblank, entropy}}}: greedy decoding of each warp of each utterance."""
-    model, tokens = ModelDir(exp).build_model(), ModelDir(exp).read_tokens()
+    model_dir = ModelDir(exp)
+    model, tokens = model_dir.build_model(), model_dir.read_tokens()
     feats = FeatureSet(data)
     out: dict[str, dict[float, dict]] = defaultdict(dict)
     for utts in tqdm(bucket_batches(feats.lengths, max_frames), desc=f"warp {data.name}", unit="batch"):
