@@ -150,6 +150,7 @@ def test_warp_search_table(digit_model_dir, tmp_path, capsys):
     """local/warp_search.py on the digits model: the 1.0 row is plain greedy decoding, scored as sclite
     scores it, the seen and held-out columns split it by speaker, and the oracle row has the lowest CER."""
     from asr.data.batching import FeatureSet
+    from asr.data.datadir import read_table
     from asr.decoding.decoders import GreedyDecoder
     from asr.decoding.loop import decode_batches, feature_batches
     from asr.nn.modeldir import ModelDir
@@ -173,7 +174,7 @@ def test_warp_search_table(digit_model_dir, tmp_path, capsys):
     assert set(rows) == {"fixed 0.8", "fixed 1.0", "fixed 1.2", "oracle (fewest char errors)"} | {
         f"{c}, per {w}" for c in ("maxprob", "nonblank", "entropy") for w in ("utterance", "speaker")}
     md = ModelDir(digit_model_dir)
-    refs = dict(line.split(maxsplit=1) for line in (data / "text").read_text().splitlines())
+    refs = read_table(data / "text", allow_empty_value=True)
     hyps = {u: out.hyps["g"][i].text for out in decode_batches(md.build_model(), feature_batches(FeatureSet(data), 20000),
                                                                {"g": GreedyDecoder(md.read_tokens())}, "cpu")
             for i, u in enumerate(out.utts)}

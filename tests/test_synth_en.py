@@ -265,7 +265,6 @@ def test_augment_is_seeded_and_adds_noise_floor() -> None:
     assert low(brown) > 3 * low(white)
 
 
-
 def test_train_padding_range_shortens_only_the_padding_of_noisy_splits() -> None:
     wave = 0.3 * np.sin(np.arange(8000) * 0.1).astype(np.float32)
     base = SynthConfig(noise_prob=0.0, speed_prob=0.0, reverb_prob=0.0, channel_prob=0.0, babble_prob=0.0, clip_prob=0.0)
