@@ -184,3 +184,49 @@ def test_warp_search_table(digit_model_dir, tmp_path, capsys):
         assert rows["fixed 1.0"][col] == pytest.approx(expected, abs=0.006)
     assert rows["oracle (fewest char errors)"][0][0] == min(r[0][0] for r in rows.values())
     assert max(r[0][0] for r in rows.values()) > rows["fixed 1.0"][0][0]  # a 20% warp costs this model errors
+
+
+def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, capsys):
+    """local/lm_weight_split.py on the digits model after LM tuning: each point's 'all' WER is the one the
+    recipe's tuning grid measured, and the seen and held-out columns split its errors by speaker."""
+    import torch
+
+    from asr.decoding.base import DecoderConfig
+    from asr.decoding.lm import LMConfig
+    from asr.recipe.decode_stages import tune_lm_stage
+    from asr.recipe.stages import DecodingConfig, lm_stage
+
+    src = digit_model_dir.parent / "data"
+    data = tmp_path / "data"
+    (data / "lang").mkdir(parents=True)
+    (data / "train").symlink_to(src / "train")
+    shutil.copytree(src / "dev", data / "dev", symlinks=True)
+    utts = sorted(line.split()[0] for line in (src / "dev" / "text").read_text().splitlines())
+    spk = {u: "ab"[i % 2] for i, u in enumerate(utts)}  # two speakers; b is "held out"
+    (data / "dev" / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
+    (data / "dev" / "spk2utt").unlink(missing_ok=True)
+    shutil.copy(src / "lang" / "tokens.txt", data / "lang" / "tokens.txt")
+    lm_stage(data, LMConfig(order=2), ["dev"])
+    exp = copy_digit_model(tmp_path / "exp")
+    # the digits model makes no errors at sane weights: a word score of -100 deletes words, an LM weight of 40 all
+    tune_lm_stage(data, exp, ["dev"], torch.device("cpu"),
+                  DecodingConfig(decoder=DecoderConfig(beam=4, lm_beam=8), lm_weights=[0.5, 40.0], word_scores=[0.0, -100.0],
+                                 unk_scores=[]))
+    spec = importlib.util.spec_from_file_location("lm_weight_split", RECIPE / "local" / "lm_weight_split.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main([str(exp), str(data), "--sets", "dev", "--lm-weights", "0.5,40.0", "--word-scores", "0.0,-100.0",
+                 "--heldout", "b", "--nj", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| LM weight | word score | dev all | dev seen | dev held out |"
+    rows = {(float(c[0]), float(c[1])): [float(x) for x in c[2:]]
+            for c in ([x.strip() for x in line.strip("|").split("|")] for line in lines[2:])}
+    grid = {(float(r[1]), float(r[2])): float(r[4])
+            for r in (line.split("\t") for line in (exp / "tune_lm_dev" / "wer_grid.tsv").read_text().splitlines()[1:])}
+    assert set(rows) == set(grid) and len(grid) == 4
+    assert len({tuple(r) for r in rows.values()}) == 3  # 0%, 100%, and one point between with seen != held out
+    words = {g: sum(len((line.split(maxsplit=1) + [""])[1].split()) for line in (src / "dev" / "text").read_text().splitlines()
+                    if spk[line.split()[0]] == g) for g in "ab"}
+    for point, (all_, seen, held) in rows.items():
+        assert all_ == pytest.approx(grid[point], abs=0.006)
+        assert all_ == pytest.approx((seen * words["a"] + held * words["b"]) / (words["a"] + words["b"]), abs=0.02)
