@@ -61,7 +61,7 @@ class PeerBiLSTM(nn.Module):
         in_dim = self.frontend.output_dim if self.frontend is not None else cfg.input_dim * cfg.stack
         self.lstm = nn.LSTM(in_dim, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
                             batch_first=True, dropout=cfg.dropout)
-        self.output = nn.Linear(2 * cfg.hidden, cfg.vocab_size)
+        self.output = nn.Linear(2 * cfg.hidden, cfg.upsample * cfg.vocab_size)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
         if self.frontend is not None:
@@ -69,7 +69,9 @@ class PeerBiLSTM(nn.Module):
         else:
             x, out_lengths = stack_frames(feats, lengths, self.cfg.stack)
         y, _ = self.lstm(x)
-        return self.output(y).log_softmax(-1), out_lengths
+        logits = self.output(y)
+        u = self.cfg.upsample
+        return logits.reshape(logits.shape[0], -1, self.cfg.vocab_size).log_softmax(-1), out_lengths * u
 
 
 def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, steps: int, bf16: bool,

@@ -133,7 +133,7 @@ def test_dropout_only_in_training_mode():
     assert not torch.allclose(a, c)
 
 
-@pytest.mark.parametrize("stack", [2, 3, 4])
+@pytest.mark.parametrize("stack", [2, 3, 4, 6])
 def test_conv_frontend_shapes_match_stacking(stack):
     lengths = torch.tensor([10, 7, 1, 9])
     x = torch.randn(4, 10, 4)
@@ -143,6 +143,18 @@ def test_conv_frontend_shapes_match_stacking(stack):
     assert n_conv.tolist() == n_stack.tolist()
 
 
+def test_conv_frontend_at_stride_6_hears_every_frame():
+    """Stride 6 runs as 2 x 3 (conv1, conv2): every input frame moves the output, where a 3-frame kernel at
+    stride 6 would skip frames. Strides up to 4 keep conv1 at stride 1."""
+    model = _model(frontend="conv", conv_channels=16, input_dim=16, stack=6)
+    assert (model.frontend.conv1.stride[0], model.frontend.conv2.stride[0]) == (2, 3)
+    assert _model(frontend="conv", conv_channels=3, stack=4).frontend.conv2.stride[0] == 4
+    x = torch.randn(1, 22, 16, requires_grad=True)  # (at 24 frames conv2's last step ends a conv1 frame early)
+    log_probs, _ = model(x, torch.tensor([22]))
+    (log_probs * torch.randn(log_probs.shape)).sum().backward()
+    assert bool((x.grad.abs().sum(-1) > 0).all())
+
+
 def test_conv_frontend_output_dim_for_odd_feature_sizes():
     for dim in (1, 4, 13, 80):
         model = _model(frontend="conv", conv_channels=2, input_dim=dim)
@@ -150,10 +162,10 @@ def test_conv_frontend_output_dim_for_odd_feature_sizes():
         assert log_probs.shape == (1, 2, 7)
 
 
-@pytest.mark.parametrize("conv_proj", [0, 5])
-def test_conv_frontend_ignores_padding_and_batch_mates(conv_proj):
+@pytest.mark.parametrize("conv_proj,stack", [(0, 3), (5, 3), (0, 6)])
+def test_conv_frontend_ignores_padding_and_batch_mates(conv_proj, stack):
     """Frames past a length are zeroed before each convolution: alone == in a batch, whatever the padding holds."""
-    model = _model(frontend="conv", conv_channels=3, hidden=6, conv_proj=conv_proj)
+    model = _model(frontend="conv", conv_channels=3, hidden=6, conv_proj=conv_proj, stack=stack)
     x = torch.randn(3, 14, 4)
     lengths = torch.tensor([14, 8, 5])
     noisy = x.clone()
@@ -226,3 +238,26 @@ def test_residual_adds_each_layers_input_where_sizes_match():
     assert not torch.allclose(out, plain(x, lengths)[0])
     alone, _ = model(x[1:, :5], lengths[1:])
     torch.testing.assert_close(out[1, :2], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_upsample_gives_u_output_frames_per_lstm_step_in_time_order():
+    """upsample U: out_lengths = ceil(T/S) * U; step t's output-layer row holds frames tU..tU+U-1, each a
+    distribution; exact on padding; U must divide the stacking; the frame time shrinks by U."""
+    from asr.nn.model import output_frame_seconds
+
+    model = _model(stack=4, upsample=2, hidden=3)
+    x, lengths = torch.randn(2, 11, 4), torch.tensor([11, 6])
+    seen = []
+    handle = model.output.register_forward_hook(lambda mod, args, out: seen.append(out))
+    log_probs, out_lengths = model(x, lengths)
+    handle.remove()
+    assert out_lengths.tolist() == [math.ceil(11 / 4) * 2, math.ceil(6 / 4) * 2] == [6, 4]
+    assert log_probs.shape == (2, 6, 7) and seen[0].shape == (2, 3, 14)
+    torch.testing.assert_close(log_probs[:, 2], seen[0][:, 1, :7].log_softmax(-1))  # step 1, first frame
+    torch.testing.assert_close(log_probs[:, 3], seen[0][:, 1, 7:].log_softmax(-1))  # step 1, second frame
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 6))
+    alone, _ = model(x[1:, :6], lengths[1:])
+    torch.testing.assert_close(log_probs[1, :4], alone[0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="upsample must divide stack"):
+        _model(stack=3, upsample=2)
+    assert output_frame_seconds(10.0, 6, 2) == pytest.approx(0.03) == output_frame_seconds(10.0, 3)

@@ -1,21 +1,27 @@
 """BiLSTM-CTC acoustic model (EESEN / DeepSpeech2 style).
 
     feats [N, T, D] --CMVN--> --stack x S--> [N, T/S, S*D] --BiLSTM x L--> [N, T/S, 2H or P]
-          --Linear--> log-probs [N, T', V] with T' = ceil(T / S)
+          --Linear--> log-probs [N, T', V] with T' = ceil(T / S) * U
 
 With `utt_cmn: true` each utterance's own mean (over its frames, not the padding) is subtracted after
 the global CMVN: cepstral mean normalisation, which removes a stationary channel (a telephone band, a
 microphone's colour) from log-mel features.
 
 With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
-    [N, 1, T, D] --conv 3x3, C ch, stride (1, 2), ReLU--> [N, C, T, D/2]
-                 --conv 3x3, C ch, stride (S, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
+    [N, 1, T, D] --conv 3x3, C ch, stride (S1, 2), ReLU--> [N, C, T/S1, D/2]
+                 --conv 3x3, C ch, stride (S2, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
                  (--Linear--> [N, T', P] with conv_proj P > 0) --LayerNorm-->
+with S1 = S/3, S2 = 3 when S is a multiple of 3 above 3 (a kernel of 3 at stride 6 would skip frames;
+2 x 3 leaves every one under a kernel, but at the very end), else S1 = 1, S2 = S.
 Frames past an utterance's length are zeroed before each convolution, so a padded batch gives
 every utterance the output it gets alone (the exactness the BiLSTM layer keeps too).
 
 With `residual: true` a layer whose input and output sizes match adds its input to its output
 (x_{l+1} = x_l + BiLSTM_l(x_l)): a deeper stack keeps a short path from the output to the front-end.
+
+With `upsample: U` > 1 the output layer gives U frames of V log-probs per LSTM step ([N, T/S, U*V] reshaped
+to [N, T/S*U, V]): the LSTMs run at S frames per step while CTC sees S/U (a low LSTM frame rate, with
+the output frames that a character alphabet needs).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class ModelConfig:
     residual: bool = False  # add each layer's input to its output where their sizes match (layers 2..L)
     dropout: float = 0.2  # dropout between layers and before the output layer
     utt_cmn: bool = False  # subtract each utterance's mean feature vector after the global CMVN
+    upsample: int = 1  # output frames per LSTM step U (CTC frames of S/U input frames each)
     vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
 
 
@@ -111,8 +118,10 @@ class ConvFrontend(nn.Module):
     def __init__(self, input_dim: int, channels: int, stride: int, proj: int = 0) -> None:
         super().__init__()
         self.stride = stride
-        self.conv1 = nn.Conv2d(1, channels, 3, stride=(1, 2), padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, stride=(stride, 2), padding=1)
+        # a kernel of 3 at a time stride above 3 would skip frames: split a stride 6 or 9 as 2 x 3 or 3 x 3
+        self.stride1 = stride // 3 if stride > 3 and stride % 3 == 0 else 1
+        self.conv1 = nn.Conv2d(1, channels, 3, stride=(self.stride1, 2), padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=(stride // self.stride1, 2), padding=1)
         conv_dim = channels * (((input_dim + 1) // 2 + 1) // 2)
         # a smaller first-LSTM input: its input GEMM is a quarter of the LSTMs' FLOPs at C*D/4 = 640
         self.proj = nn.Linear(conv_dim, proj) if proj > 0 else None
@@ -120,8 +129,9 @@ class ConvFrontend(nn.Module):
         self.norm = nn.LayerNorm(self.output_dim)  # the LSTM sees unit-scale inputs, as with stacked CMVN frames
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.relu(self.conv1(x[:, None]))  # [N, C, T, D/2]
-        mask = torch.arange(y.shape[2], device=y.device)[None, :] < lengths[:, None]
+        y = torch.relu(self.conv1(x[:, None]))  # [N, C, T/S1, D/2]
+        lengths1 = torch.div(lengths + self.stride1 - 1, self.stride1, rounding_mode="floor")
+        mask = torch.arange(y.shape[2], device=y.device)[None, :] < lengths1[:, None]
         y = torch.relu(self.conv2(y * mask[:, None, :, None]))  # [N, C, T/S, D/4]
         n, c, t, f = y.shape
         out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
@@ -151,7 +161,9 @@ class BiLSTMCTC(nn.Module):
                 out_dim = cfg.proj
             in_dim = out_dim
         self.dropout = nn.Dropout(cfg.dropout)
-        self.output = nn.Linear(in_dim, cfg.vocab_size)
+        if cfg.upsample < 1 or cfg.stack % cfg.upsample:
+            raise ValueError(f"ModelConfig.upsample must divide stack ({cfg.stack}), got {cfg.upsample}")
+        self.output = nn.Linear(in_dim, cfg.upsample * cfg.vocab_size)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats [N, T, D], lengths [N] (frames) -> (log_probs [N, T', V], out_lengths [N])."""
@@ -169,9 +181,13 @@ class BiLSTMCTC(nn.Module):
             if self.projs:
                 y = self.projs[i](y)
             x = self.dropout(x + y if self.cfg.residual and x.shape[-1] == y.shape[-1] else y)
-        return self.output(x).log_softmax(dim=-1), out_lengths
+        logits = self.output(x)  # [N, T/S, U*V]
+        u = self.cfg.upsample
+        if u > 1:  # each step's U frames in time order; frames of padded steps lie past out_lengths * U
+            logits = logits.reshape(logits.shape[0], logits.shape[1] * u, self.cfg.vocab_size)
+        return logits.log_softmax(dim=-1), out_lengths * u
 
 
-def output_frame_seconds(frame_shift_ms: float, stack: int) -> float:
-    """Seconds per output frame: the feature hop times the model's frame stacking."""
-    return frame_shift_ms * stack / 1000.0
+def output_frame_seconds(frame_shift_ms: float, stack: int, upsample: int = 1) -> float:
+    """Seconds per output frame: the feature hop times the model's frame stacking, over its upsampling."""
+    return frame_shift_ms * stack / upsample / 1000.0

@@ -45,6 +45,8 @@ def _training_summary(exp_dir: Path) -> list[str]:
              if model_cfg.frontend == "conv" else f"stacking x{model_cfg.stack}")
     if model_cfg.utt_cmn:
         front += ", per-utterance mean normalisation"
+    if model_cfg.upsample > 1:
+        front += f", {model_cfg.upsample} output frames per LSTM step"
     lines.append(
         f"- Model: BiLSTM {model_cfg.layers}x{model_cfg.hidden}, {front}, "
         f"{nparams / 1e6:.2f}M parameters, {model_cfg.vocab_size} tokens"
