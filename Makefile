@@ -14,9 +14,10 @@ demo: deps venv
 # models/en_synth (the model `asr transcribe` uses without --model): the recipe with conf/long.yaml (about
 # 2 hours on 2 CPU cores), then conf/long_ft.yaml (fine-tunes that model on 40,000 utterances, about
 # 82 minutes more), then conf/long_ft2.yaml (fine-tunes it on 30,000 new renderings, about an hour), then
-# the last one's export with float16 weights, a gzipped LM and lexicon (about 22 MB).
+# conf/long_ft3.yaml (24,000 more, a tenth of them Kokoro blends, about 90 minutes), then the last one's
+# export with float16 weights, a gzipped LM and lexicon (about 22 MB).
 # CONFIG=conf/default.yaml exports the 30-minute demo's model; CONFIG=conf/full.yaml the larger run.
-model: CONFIG = conf/long.yaml conf/long_ft.yaml conf/long_ft2.yaml
+model: CONFIG = conf/long.yaml conf/long_ft.yaml conf/long_ft2.yaml conf/long_ft3.yaml
 model: deps venv
 	for c in $(CONFIG); do $(PY) recipes/synth_en/run.py --config $$c $(ARGS) || exit 1; done
 	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('recipes/synth_en/$(lastword $(CONFIG))'))['tag'])") \
