@@ -25,7 +25,8 @@ SENTENCES = [
 # conf/long_ft2.yaml, then conf/long_ft3.yaml, 88 min, a tenth of its utterances Kokoro blends): espeak-ng en-us,
 # a training voice, 0.0% (the previous model 0.0, the 30-minute demo's model 16.2); held out of training, SVOX
 # Pico en-GB 40.5% (56.8) and hibari heart (a neural voice) 27.0% (35.1). The bounds leave 2 words of margin (of
-# 37): the held-out Pico one says "more than half the words right", which is all this model can promise an unseen diphone voice.
+# 37): the held-out Pico one says "more than half the words right", which is all this model can promise an
+# unseen diphone voice.
 MAX_WER = {"espeak:en-us": 5.5, "pico:en-GB": 45.9, "hibari:heart": 32.5}
 
 

@@ -225,6 +225,7 @@ def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, caps
             for r in (line.split("\t") for line in (exp / "tune_lm_dev" / "wer_grid.tsv").read_text().splitlines()[1:])}
     assert set(rows) == set(grid) and len(grid) == 4
     assert len({tuple(r) for r in rows.values()}) == 3  # 0%, 100%, and one point between with seen != held out
+    assert any(seen != held for _, seen, held in rows.values())
     words = {g: sum(len((line.split(maxsplit=1) + [""])[1].split()) for line in (src / "dev" / "text").read_text().splitlines()
                     if spk[line.split()[0]] == g) for g in "ab"}
     for point, (all_, seen, held) in rows.items():
