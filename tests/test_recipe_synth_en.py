@@ -231,3 +231,101 @@ def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, caps
     for point, (all_, seen, held) in rows.items():
         assert all_ == pytest.approx(grid[point], abs=0.006)
         assert all_ == pytest.approx((seen * words["a"] + held * words["b"]) / (words["a"] + words["b"]), abs=0.02)
+
+
+def _load_local(name):
+    spec = importlib.util.spec_from_file_location(name, RECIPE / "local" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _work_dir(root: Path, counts: dict[str, int]) -> Path:
+    """A work dir of tables only: data/train with `counts` utterances per speaker, data/test, data/lang."""
+    train = root / "data" / "train"
+    train.mkdir(parents=True)
+    utts = sorted(f"{spk}-train-{i:03d}" for spk, n in counts.items() for i in range(n))
+    spk = {u: u.split("-train-")[0] for u in utts}
+    tables = {"feats.scp": {u: f"/feats.ark:{i}" for i, u in enumerate(utts)}, "text": {u: "a b" for u in utts},
+              "utt2spk": spk, "utt2num_frames": {u: str(100 + i) for i, u in enumerate(utts)},
+              "wav.scp": {u: f"/{u}.flac" for u in utts}}
+    for name, table in tables.items():
+        (train / name).write_text("".join(f"{u} {v}\n" for u, v in table.items()))
+    (train / "cmvn.stats").write_text("stats\n")
+    (root / "data" / "test").mkdir()
+    (root / "data" / "lang").mkdir()
+    return root
+
+
+def test_voice_ablation_subsets(tmp_path, capsys):
+    """local/voice_ablation.py: half the voices of each engine against as many utterances over all of
+    them; Kokoro blends against none, at the same utterance count; the other data sets linked."""
+    va = _load_local("voice_ablation")
+    counts = {"espeak-a": 10, "espeak-b": 10, "espeak-c": 11, "flite-a": 9, "flite-b": 10, "pico-en-us": 10}
+    src = _work_dir(tmp_path / "src", counts)
+    va.main(["voices", str(src), str(tmp_path / "v")])
+    half, every = (read_tables(tmp_path / "v" / n / "data" / "train") for n in ("half_voices", "all_voices"))
+    half_voices = set(half["utt2spk"].values())
+    families = {"espeak": 2, "flite": 1, "pico": 1}  # ceil(half) of each engine's voices
+    assert {f: sum(v.split("-")[0] == f for v in half_voices) for f in families} == families
+    assert sorted(half["utt2spk"]) == sorted(u for u, s in read_tables(src / "data" / "train")["utt2spk"].items()
+                                             if s in half_voices)  # every utterance of them
+    assert len(every["utt2spk"]) == len(half["utt2spk"]) and len(set(every["utt2spk"].values())) == 6
+    per_voice = [list(every["utt2spk"].values()).count(v) for v in counts]
+    assert max(per_voice) - min(per_voice) <= 1  # spread evenly where the voices have enough
+    for table in ("feats.scp", "text", "utt2num_frames", "wav.scp"):  # the source's rows, unchanged
+        source = read_tables(src / "data" / "train")[table]
+        assert every[table] == {u: source[u] for u in every["utt2spk"]}
+    assert (tmp_path / "v" / "all_voices" / "data" / "test").resolve() == (src / "data" / "test").resolve()
+    assert (tmp_path / "v" / "all_voices" / "data" / "train" / "cmvn.stats").read_text() == "stats\n"
+    src = _work_dir(tmp_path / "src2", counts | {f"kokoro-v{i}": 2 for i in range(5)})
+    va.main(["kokoro", str(src), str(tmp_path / "k"), "--utts", "30"])
+    none, some = (read_tables(tmp_path / "k" / n / "data" / "train") for n in ("no_kokoro", "kokoro"))
+    assert len(none["utt2spk"]) == len(some["utt2spk"]) == 30
+    assert not any(s.startswith("kokoro-") for s in none["utt2spk"].values())
+    assert sum(s.startswith("kokoro-") for s in some["utt2spk"].values()) == 10  # all of them
+    out = capsys.readouterr().out
+    assert "30 utterances" in out and "6 voices" in out and "11 voices" in out
+    with pytest.raises(SystemExit, match="Kokoro-blend utterances"):
+        va.main(["kokoro", str(src), str(tmp_path / "k2"), "--utts", "10"])
+    with pytest.raises(SystemExit, match="only 60 of 80 utterances"):  # the six voices hold 60
+        va.main(["kokoro", str(src), str(tmp_path / "k3"), "--utts", "80"])
+
+
+def read_tables(d: Path) -> dict[str, dict[str, str]]:
+    from asr.data.datadir import read_table
+
+    return {p.name: read_table(p) for p in d.iterdir() if p.name != "cmvn.stats"}
+
+
+def test_voice_ablation_group_scores(tmp_path, capsys):
+    """`score`: each group's greedy CER and beam+LM WER are the scorer's on that group's utterances;
+    speakers no group names are 'train' (in the dir's data/train) or 'other'."""
+    from asr.scoring.wer import score
+
+    va = _load_local("voice_ablation")
+    work = _work_dir(tmp_path / "w", {"espeak-a": 1})
+    (work / "data" / "test").rmdir()
+    test = work / "data" / "test"
+    test.mkdir()
+    refs = {"espeak-a-1": "the cat sat", "espeak-b-1": "a dog ran", "pico-en-gb-1": "one two three four"}
+    spk = {"espeak-a-1": "espeak-a", "espeak-b-1": "espeak-b", "pico-en-gb-1": "pico-en-gb"}
+    greedy = {"espeak-a-1": "the cat sad", "espeak-b-1": "a dog", "pico-en-gb-1": "won to three for"}
+    lm = {"espeak-a-1": "the cat sat", "espeak-b-1": "a dog run", "pico-en-gb-1": "one to three four"}
+    (test / "text").write_text("".join(f"{u} {t}\n" for u, t in refs.items()))
+    (test / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
+    (work / "data" / "train" / "spk2utt").write_text("espeak-a espeak-a-train-000\n")
+    for dec, hyps in (("greedy", greedy), ("lm", lm)):
+        d = work / "exp" / "bilstm" / f"decode_test_{dec}"
+        d.mkdir(parents=True)
+        (d / "text").write_text("".join(f"{u} {t}\n" for u, t in hyps.items()))
+    va.main(["score", str(work), "--sets", "test", "--group", "heldout=pico-*"])
+    rows = {c[2]: (float(c[3]), float(c[4])) for c in
+            ([x.strip() for x in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()[2:])}
+    assert set(rows) == {"heldout", "train", "other"}
+    for group, utts in (("heldout", ["pico-en-gb-1"]), ("train", ["espeak-a-1"]), ("other", ["espeak-b-1"])):
+        ref = {u: refs[u] for u in utts}
+        cer = score(ref, {u: greedy[u] for u in utts}, char_level=True).total.wer
+        wer = score(ref, {u: lm[u] for u in utts}).total.wer
+        assert rows[group] == (pytest.approx(cer, abs=0.006), pytest.approx(wer, abs=0.006))
+    assert rows["train"][1] == 0.0 and rows["heldout"][1] == 25.0
