@@ -29,6 +29,14 @@ def load_recipe_module():
     return module
 
 
+def load_local_script(name):
+    """recipes/synth_en/local/<name>.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, RECIPE / "local" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("conf", sorted(p.name for p in (RECIPE / "conf").glob("*.yaml")))
 def test_every_conf_loads_into_its_dataclass(conf):
     run = load_recipe_module()
@@ -156,9 +164,7 @@ def test_warp_search_table(digit_model_dir, tmp_path, capsys):
     from asr.nn.modeldir import ModelDir
     from asr.scoring.wer import score
 
-    spec = importlib.util.spec_from_file_location("warp_search", RECIPE / "local" / "warp_search.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_local_script("warp_search")
     src, data = digit_model_dir.parent / "data" / "dev", tmp_path / "dev"
     data.mkdir()
     for f in ("feats.scp", "utt2num_frames", "text"):
@@ -212,9 +218,7 @@ def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, caps
     tune_lm_stage(data, exp, ["dev"], torch.device("cpu"),
                   DecodingConfig(decoder=DecoderConfig(beam=4, lm_beam=8), lm_weights=[0.5, 40.0], word_scores=[0.0, -100.0],
                                  unk_scores=[]))
-    spec = importlib.util.spec_from_file_location("lm_weight_split", RECIPE / "local" / "lm_weight_split.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_local_script("lm_weight_split")
     module.main([str(exp), str(data), "--sets", "dev", "--lm-weights", "0.5,40.0", "--word-scores", "0.0,-100.0",
                  "--heldout", "b", "--nj", "1"])
     lines = capsys.readouterr().out.splitlines()
@@ -233,13 +237,6 @@ def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, caps
         assert all_ == pytest.approx((seen * words["a"] + held * words["b"]) / (words["a"] + words["b"]), abs=0.02)
 
 
-def _load_local(name):
-    spec = importlib.util.spec_from_file_location(name, RECIPE / "local" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _work_dir(root: Path, counts: dict[str, int]) -> Path:
     """A work dir of tables only: data/train with `counts` utterances per speaker, data/test, data/lang."""
     train = root / "data" / "train"
@@ -249,6 +246,7 @@ def _work_dir(root: Path, counts: dict[str, int]) -> Path:
     tables = {"feats.scp": {u: f"/feats.ark:{i}" for i, u in enumerate(utts)}, "text": {u: "a b" for u in utts},
               "utt2spk": spk, "utt2num_frames": {u: str(100 + i) for i, u in enumerate(utts)},
               "wav.scp": {u: f"/{u}.flac" for u in utts}}
+    tables["spk2utt"] = {v: " ".join(u for u in utts if spk[u] == v) for v in counts}
     for name, table in tables.items():
         (train / name).write_text("".join(f"{u} {v}\n" for u, v in table.items()))
     (train / "cmvn.stats").write_text("stats\n")
@@ -257,30 +255,36 @@ def _work_dir(root: Path, counts: dict[str, int]) -> Path:
     return root
 
 
+def _read_tables(d: Path) -> dict[str, dict[str, str]]:
+    from asr.data.datadir import read_table
+
+    return {p.name: read_table(p) for p in d.iterdir() if p.name != "cmvn.stats"}
+
+
 def test_voice_ablation_subsets(tmp_path, capsys):
     """local/voice_ablation.py: half the voices of each engine against as many utterances over all of
     them; Kokoro blends against none, at the same utterance count; the other data sets linked."""
-    va = _load_local("voice_ablation")
+    va = load_local_script("voice_ablation")
     counts = {"espeak-a": 10, "espeak-b": 10, "espeak-c": 11, "flite-a": 9, "flite-b": 10, "pico-en-us": 10}
     src = _work_dir(tmp_path / "src", counts)
     va.main(["voices", str(src), str(tmp_path / "v")])
-    half, every = (read_tables(tmp_path / "v" / n / "data" / "train") for n in ("half_voices", "all_voices"))
+    half, every = (_read_tables(tmp_path / "v" / n / "data" / "train") for n in ("half_voices", "all_voices"))
     half_voices = set(half["utt2spk"].values())
     families = {"espeak": 2, "flite": 1, "pico": 1}  # ceil(half) of each engine's voices
     assert {f: sum(v.split("-")[0] == f for v in half_voices) for f in families} == families
-    assert sorted(half["utt2spk"]) == sorted(u for u, s in read_tables(src / "data" / "train")["utt2spk"].items()
+    assert sorted(half["utt2spk"]) == sorted(u for u, s in _read_tables(src / "data" / "train")["utt2spk"].items()
                                              if s in half_voices)  # every utterance of them
     assert len(every["utt2spk"]) == len(half["utt2spk"]) and len(set(every["utt2spk"].values())) == 6
     per_voice = [list(every["utt2spk"].values()).count(v) for v in counts]
     assert max(per_voice) - min(per_voice) <= 1  # spread evenly where the voices have enough
     for table in ("feats.scp", "text", "utt2num_frames", "wav.scp"):  # the source's rows, unchanged
-        source = read_tables(src / "data" / "train")[table]
+        source = _read_tables(src / "data" / "train")[table]
         assert every[table] == {u: source[u] for u in every["utt2spk"]}
     assert (tmp_path / "v" / "all_voices" / "data" / "test").resolve() == (src / "data" / "test").resolve()
     assert (tmp_path / "v" / "all_voices" / "data" / "train" / "cmvn.stats").read_text() == "stats\n"
     src = _work_dir(tmp_path / "src2", counts | {f"kokoro-v{i}": 2 for i in range(5)})
     va.main(["kokoro", str(src), str(tmp_path / "k"), "--utts", "30"])
-    none, some = (read_tables(tmp_path / "k" / n / "data" / "train") for n in ("no_kokoro", "kokoro"))
+    none, some = (_read_tables(tmp_path / "k" / n / "data" / "train") for n in ("no_kokoro", "kokoro"))
     assert len(none["utt2spk"]) == len(some["utt2spk"]) == 30
     assert not any(s.startswith("kokoro-") for s in none["utt2spk"].values())
     assert sum(s.startswith("kokoro-") for s in some["utt2spk"].values()) == 10  # all of them
@@ -292,29 +296,20 @@ def test_voice_ablation_subsets(tmp_path, capsys):
         va.main(["kokoro", str(src), str(tmp_path / "k3"), "--utts", "80"])
 
 
-def read_tables(d: Path) -> dict[str, dict[str, str]]:
-    from asr.data.datadir import read_table
-
-    return {p.name: read_table(p) for p in d.iterdir() if p.name != "cmvn.stats"}
-
-
 def test_voice_ablation_group_scores(tmp_path, capsys):
     """`score`: each group's greedy CER and beam+LM WER are the scorer's on that group's utterances;
     speakers no group names are 'train' (in the dir's data/train) or 'other'."""
     from asr.scoring.wer import score
 
-    va = _load_local("voice_ablation")
+    va = load_local_script("voice_ablation")
     work = _work_dir(tmp_path / "w", {"espeak-a": 1})
-    (work / "data" / "test").rmdir()
     test = work / "data" / "test"
-    test.mkdir()
     refs = {"espeak-a-1": "the cat sat", "espeak-b-1": "a dog ran", "pico-en-gb-1": "one two three four"}
     spk = {"espeak-a-1": "espeak-a", "espeak-b-1": "espeak-b", "pico-en-gb-1": "pico-en-gb"}
     greedy = {"espeak-a-1": "the cat sad", "espeak-b-1": "a dog", "pico-en-gb-1": "won to three for"}
     lm = {"espeak-a-1": "the cat sat", "espeak-b-1": "a dog run", "pico-en-gb-1": "one to three four"}
     (test / "text").write_text("".join(f"{u} {t}\n" for u, t in refs.items()))
     (test / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
-    (work / "data" / "train" / "spk2utt").write_text("espeak-a espeak-a-train-000\n")
     for dec, hyps in (("greedy", greedy), ("lm", lm)):
         d = work / "exp" / "bilstm" / f"decode_test_{dec}"
         d.mkdir(parents=True)
