@@ -290,6 +290,12 @@ def test_voice_ablation_subsets(tmp_path, capsys):
     assert sum(s.startswith("kokoro-") for s in some["utt2spk"].values()) == 10  # all of them
     out = capsys.readouterr().out
     assert "30 utterances" in out and "6 voices" in out and "11 voices" in out
+    va.main(["kokoro", str(src), str(tmp_path / "k4"), "--utts", "30", "--kokoro", "4"])  # a sample of the blends
+    assert _read_tables(tmp_path / "k4" / "no_kokoro" / "data" / "train") == none
+    four = _read_tables(tmp_path / "k4" / "kokoro_4" / "data" / "train")
+    assert len(four["utt2spk"]) == 30 and sum(s.startswith("kokoro-") for s in four["utt2spk"].values()) == 4
+    with pytest.raises(SystemExit, match="has 10 Kokoro-blend utterances"):
+        va.main(["kokoro", str(src), str(tmp_path / "k5"), "--utts", "30", "--kokoro", "11"])
     with pytest.raises(SystemExit, match="Kokoro-blend utterances"):
         va.main(["kokoro", str(src), str(tmp_path / "k2"), "--utts", "10"])
     with pytest.raises(SystemExit, match="only 60 of 80 utterances"):  # the six voices hold 60

@@ -8,9 +8,10 @@ are links to the source's):
         OUT_DIR/half_voices: a seeded half of the voices of each engine (the speaker id's first field:
         espeak, festival, ...), every utterance of them; OUT_DIR/all_voices: as many utterances, spread
         evenly over every voice. Same hours, twice the voices.
-    python recipes/synth_en/local/voice_ablation.py kokoro SRC_WORK_DIR OUT_DIR --utts 7200
+    python recipes/synth_en/local/voice_ablation.py kokoro SRC_WORK_DIR OUT_DIR --utts 7200 [--kokoro 1200]
         OUT_DIR/no_kokoro: --utts utterances spread evenly over the voices that are not Kokoro blends;
-        OUT_DIR/kokoro: every Kokoro-blend utterance (`kokoro-*` speakers) and the rest from the others.
+        OUT_DIR/kokoro: every Kokoro-blend utterance (`kokoro-*` speakers) and the rest from the others
+        (OUT_DIR/kokoro_1200 with --kokoro 1200: a seeded sample of that many of them).
 
 Each dir then trains and decodes with the recipe (`run.py --config conf/default.yaml --work-dir DIR
 --stage 4 --stop-stage 7`), and `score` prints greedy CER and tuned (beam+LM) WER % per set for speaker
@@ -94,8 +95,9 @@ def voices_subsets(src: Path, seed: int = 0) -> dict[str, list[str]]:
     return {"half_voices": half_utts, "all_voices": _spread(rng, by_voice, sorted(by_voice), len(half_utts))}
 
 
-def kokoro_subsets(src: Path, utts: int, seed: int = 0) -> dict[str, list[str]]:
-    """{'no_kokoro': utts, 'kokoro': utts}, `utts` of each (see the module docstring)."""
+def kokoro_subsets(src: Path, utts: int, seed: int = 0, kokoro_utts: int | None = None) -> dict[str, list[str]]:
+    """{'no_kokoro': utts, 'kokoro' (or 'kokoro_<kokoro_utts>'): utts}, `utts` of each (see the module
+    docstring); no_kokoro is the same whatever `kokoro_utts`."""
     by_voice = _by_voice(src)
     kokoro = sorted(u for v, us in by_voice.items() if v.startswith("kokoro-") for u in us)
     others = sorted(v for v in by_voice if not v.startswith("kokoro-"))
@@ -103,7 +105,12 @@ def kokoro_subsets(src: Path, utts: int, seed: int = 0) -> dict[str, list[str]]:
         raise SystemExit(f"{src}/data/train: {len(kokoro)} Kokoro-blend utterances; --utts must be more than that")
     rng = random.Random(seed)
     no_kokoro = _spread(rng, by_voice, others, utts)
-    return {"no_kokoro": no_kokoro, "kokoro": _spread(rng, by_voice, others, utts - len(kokoro)) + kokoro}
+    name = "kokoro"
+    if kokoro_utts is not None:
+        if not 0 < kokoro_utts <= len(kokoro):
+            raise SystemExit(f"--kokoro {kokoro_utts}: {src}/data/train has {len(kokoro)} Kokoro-blend utterances")
+        kokoro, name = rng.sample(kokoro, kokoro_utts), f"kokoro_{kokoro_utts}"
+    return {"no_kokoro": no_kokoro, name: _spread(rng, by_voice, others, utts - len(kokoro)) + kokoro}
 
 
 def group_scores(exp: Path, data: Path, sets: list[str], groups: dict[str, list[str]],
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         q.add_argument("--seed", type=int, default=0, help="the subsets' random seed")
         if name == "kokoro":
             q.add_argument("--utts", type=int, required=True, help="training utterances in each subset")
+            q.add_argument("--kokoro", type=int, help="Kokoro-blend utterances in the second (default: all)")
     q = sub.add_parser("score", help="greedy CER and tuned WER per speaker group of decoded work dirs")
     q.add_argument("work", type=Path, nargs="+", help="work dirs after stage 7 (the model in exp/<--tag>)")
     q.add_argument("--tag", default="bilstm", help="the config's tag: the model is WORK/exp/TAG")
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                 for name, (cer, wer) in rows.items():
                     print(f"| {w.name} | {s} | {name} | {cer:.2f} | {wer:.2f} |")
         return
-    subsets = voices_subsets(a.src, a.seed) if a.cmd == "voices" else kokoro_subsets(a.src, a.utts, a.seed)
+    subsets = voices_subsets(a.src, a.seed) if a.cmd == "voices" else kokoro_subsets(a.src, a.utts, a.seed, a.kokoro)
     for name, utts in subsets.items():
         hours = write_subset(a.src, a.out / name, utts)
         voices = len(read_table(a.out / name / "data" / "train" / "spk2utt"))
