@@ -296,8 +296,10 @@ def test_voice_ablation_subsets(tmp_path, capsys):
     assert len(four["utt2spk"]) == 30 and sum(s.startswith("kokoro-") for s in four["utt2spk"].values()) == 4
     with pytest.raises(SystemExit, match="has 10 Kokoro-blend utterances"):
         va.main(["kokoro", str(src), str(tmp_path / "k5"), "--utts", "30", "--kokoro", "11"])
-    with pytest.raises(SystemExit, match="Kokoro-blend utterances"):
+    with pytest.raises(SystemExit, match="--utts must be more"):
         va.main(["kokoro", str(src), str(tmp_path / "k2"), "--utts", "10"])
+    va.main(["kokoro", str(src), str(tmp_path / "k6"), "--utts", "8", "--kokoro", "4"])  # fewer than all blends
+    assert len(_read_tables(tmp_path / "k6" / "kokoro_4" / "data" / "train")["utt2spk"]) == 8
     with pytest.raises(SystemExit, match="only 60 of 80 utterances"):  # the six voices hold 60
         va.main(["kokoro", str(src), str(tmp_path / "k3"), "--utts", "80"])
 

@@ -101,14 +101,15 @@ def kokoro_subsets(src: Path, utts: int, seed: int = 0, kokoro_utts: int | None 
     by_voice = _by_voice(src)
     kokoro = sorted(u for v, us in by_voice.items() if v.startswith("kokoro-") for u in us)
     others = sorted(v for v in by_voice if not v.startswith("kokoro-"))
-    if not kokoro or len(kokoro) >= utts:
-        raise SystemExit(f"{src}/data/train: {len(kokoro)} Kokoro-blend utterances; --utts must be more than that")
+    if kokoro_utts is not None and not 0 < kokoro_utts <= len(kokoro):
+        raise SystemExit(f"--kokoro {kokoro_utts}: {src}/data/train has {len(kokoro)} Kokoro-blend utterances")
+    if not kokoro or (kokoro_utts or len(kokoro)) >= utts:
+        raise SystemExit(f"{src}/data/train: {len(kokoro)} Kokoro-blend utterances (--kokoro {kokoro_utts}); "
+                         "--utts must be more than the second set takes of them")
     rng = random.Random(seed)
     no_kokoro = _spread(rng, by_voice, others, utts)
     name = "kokoro"
     if kokoro_utts is not None:
-        if not 0 < kokoro_utts <= len(kokoro):
-            raise SystemExit(f"--kokoro {kokoro_utts}: {src}/data/train has {len(kokoro)} Kokoro-blend utterances")
         kokoro, name = rng.sample(kokoro, kokoro_utts), f"kokoro_{kokoro_utts}"
     return {"no_kokoro": no_kokoro, name: _spread(rng, by_voice, others, utts - len(kokoro)) + kokoro}
 
