@@ -61,18 +61,17 @@ def write_subset(src: Path, dst: Path, utts: list[str]) -> float:
     keep = set(utts)
     train = dst / "data" / "train"
     train.mkdir(parents=True, exist_ok=True)
+    tables = {}
     for name in TRAIN_TABLES:
         if (src / "data" / "train" / name).exists():
-            table = read_table(src / "data" / "train" / name)
-            write_table(train / name, {u: v for u, v in table.items() if u in keep})
-    write_table(train / "spk2utt", {s: " ".join(us) for s, us in
-                                    spk2utt_from_utt2spk(read_table(train / "utt2spk")).items()})
+            tables[name] = {u: v for u, v in read_table(src / "data" / "train" / name).items() if u in keep}
+            write_table(train / name, tables[name])
+    write_table(train / "spk2utt", {s: " ".join(us) for s, us in spk2utt_from_utt2spk(tables["utt2spk"]).items()})
     shutil.copy(src / "data" / "train" / "cmvn.stats", train / "cmvn.stats")
     for entry in sorted((src / "data").iterdir()):
         if entry.name != "train" and not (dst / "data" / entry.name).exists():
             os.symlink(entry.resolve(), dst / "data" / entry.name)
-    frames = read_table(train / "utt2num_frames")
-    return sum(int(f) for f in frames.values()) / FRAMES_PER_HOUR
+    return sum(int(f) for f in tables["utt2num_frames"].values()) / FRAMES_PER_HOUR
 
 
 def _by_voice(src: Path) -> dict[str, list[str]]:
