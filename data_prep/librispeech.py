@@ -7,6 +7,11 @@ Reads the layout the archives unpack to (CORPUS_DIR may be the LibriSpeech folde
     LibriSpeech/<subset>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac
     LibriSpeech/<subset>/<spk>/<chapter>/<spk>-<chapter>.trans.txt   (`<spk>-<chapter>-<utt> WORDS...`)
 
+The audio may be in any format soundfile reads (people transcode the FLAC to Opus, WAV, MP3...):
+each utterance takes the file with its id and an audio extension (data_prep.common.AUDIO_EXTENSIONS).
+Two files for one utterance (say .flac and .wav) are reported as an id collision; the FLAC (the
+corpus's own format) is used, else the first in AUDIO_EXTENSIONS' order.
+
 for the 7 subsets of the full corpus and Mini LibriSpeech's train-clean-5 and dev-clean-2
 (the subsets Kaldi's mini_librispeech recipe trains and tests on). Writes one data dir per
 subset, named as Kaldi does (`train-clean-100` -> `train_clean_100`), with utterance ids
@@ -19,6 +24,7 @@ import logging
 from pathlib import Path
 
 from data_prep.common import (
+    AUDIO_EXTENSIONS,
     BAD_ENTRY,
     DEFAULT_MAX_BAD_FRACTION,
     EMPTY_TRANSCRIPT,
@@ -110,13 +116,28 @@ def read_chapter_transcripts(trans: Path, report: PrepReport) -> dict[str, str]:
     return out
 
 
+def chapter_audio(chapter_dir: Path, report: PrepReport) -> dict[str, Path]:
+    """{utterance id: audio file} of one chapter folder, any audio extension; a second file with
+    the same id is reported and the FLAC kept (else the first extension in AUDIO_EXTENSIONS)."""
+    rank = {ext: i for i, ext in enumerate((".flac", *(e for e in AUDIO_EXTENSIONS if e != ".flac")))}
+    files = sorted((p for p in chapter_dir.iterdir() if p.suffix.lower() in rank and p.is_file()),
+                   key=lambda p: (p.stem, rank[p.suffix.lower()]))
+    out: dict[str, Path] = {}
+    for p in files:
+        if p.stem in out:
+            report.bad(ID_COLLISION, p, f"a second audio file for '{p.stem}' (using {out[p.stem].name})", p.stem)
+        else:
+            out[p.stem] = p
+    return out
+
+
 def subset_utterances(subset_dir: Path, report: PrepReport) -> list[Utterance]:
     """The candidate utterances of one subset folder; what cannot be used is reported."""
     utts: list[Utterance] = []
     for chapter_dir in sorted(p for p in subset_dir.glob("*/*") if p.is_dir()):
         spk, chapter = chapter_dir.parent.name, chapter_dir.name
         trans = chapter_dir / f"{spk}-{chapter}.trans.txt"
-        flacs = {p.stem: p for p in chapter_dir.glob("*.flac")}
+        flacs = chapter_audio(chapter_dir, report)
         if not trans.is_file():
             for stem, flac in sorted(flacs.items()):
                 report.bad(MISSING_TRANSCRIPT, flac, f"{trans} does not exist", stem)
@@ -127,7 +148,8 @@ def subset_utterances(subset_dir: Path, report: PrepReport) -> list[Utterance]:
                 report.bad(BAD_ENTRY, trans, f"utterance id '{utt}' does not start with '{spk}-{chapter}-'", utt)
                 continue
             if utt not in flacs:
-                report.bad(MISSING_AUDIO, chapter_dir / f"{utt}.flac", f"listed in {trans} but the file does not exist", utt)
+                report.bad(MISSING_AUDIO, chapter_dir / f"{utt}.flac", f"listed in {trans} but no audio file "
+                           f"{utt}.<{'|'.join(e.lstrip('.') for e in AUDIO_EXTENSIONS)}> exists", utt)
                 continue
             if not words.strip():
                 report.bad(EMPTY_TRANSCRIPT, flacs[utt], f"empty transcript in {trans}", utt)

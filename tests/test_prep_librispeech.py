@@ -134,3 +134,106 @@ def test_trans_txt_edited_by_hand(tmp_path):
     reports = prepare_librispeech(tmp_path, tmp_path / "b", ["dev-clean"])
     assert reports["dev_clean"].kept == want and reports["dev_clean"].bad_counts() == {}
     assert read_datadir(tmp_path / "b" / "dev_clean").text == text_a
+
+
+# ---------------------------------------------------------------- audio in other formats than FLAC
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def _transcoded_copy(tmp_path, ext: str) -> Path:
+    """dev-clean and train-clean-100 with every FLAC rewritten as `ext` (same samples), the FLAC removed."""
+    import soundfile as sf
+
+    if ext == ".opus" and "OPUS" not in sf.available_subtypes("OGG"):
+        pytest.skip("this libsndfile cannot write Ogg Opus")
+    root = tmp_path / "corpus" / "LibriSpeech"
+    for subset in ("dev-clean", "train-clean-100"):
+        shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / subset, root / subset)
+    for flac in sorted(root.rglob("*.flac")):
+        wave, sr = sf.read(str(flac), dtype="float32")
+        kw = {"format": "OGG", "subtype": "OPUS"} if ext == ".opus" else {}
+        sf.write(str(flac.with_suffix(ext)), wave, sr, **kw)
+        flac.unlink()
+    return tmp_path / "corpus"
+
+
+@pytest.mark.parametrize("ext", [".opus", ".wav"])
+def test_other_audio_formats_prepare_as_flac(tmp_path, ext):
+    subsets = ["dev-clean", "train-clean-100"]
+    want = prepare_librispeech(FIXTURES / "librispeech", tmp_path / "flac", subsets)
+    corpus = _transcoded_copy(tmp_path, ext)
+    got = prepare_librispeech(corpus, tmp_path / "out", subsets)
+    assert sorted(got) == sorted(want) == ["dev_clean", "train_clean_100"]
+    for name in got:
+        assert got[name].kept == want[name].kept == 2 and not got[name].bad_items
+        a, b = read_datadir(tmp_path / "flac" / name), read_datadir(tmp_path / "out" / name)
+        assert b.text == a.text and b.utt2spk == a.utt2spk and b.spk2utt == a.spk2utt
+        for utt, path in b.wav_scp.items():
+            original = a.wav_scp[utt].replace(str((FIXTURES / "librispeech").resolve()), str(corpus.resolve()))
+            assert path == str(Path(original).with_suffix(ext))
+            assert Path(path).is_file()
+
+
+def test_missing_audio_names_every_extension_tried(tmp_path):
+    corpus = _transcoded_copy(tmp_path, ".wav")
+    chap = corpus / "LibriSpeech" / "dev-clean" / "1272" / "128104"
+    (chap / "1272-128104-0001.wav").unlink()
+    report = prepare_librispeech(corpus, tmp_path / "out", ["dev-clean"], max_bad_fraction=0.5)["dev_clean"]
+    assert report.kept == 1 and report.bad_counts() == {"missing-audio": 1}
+    log = (tmp_path / "out" / "dev_clean" / "prepare.log").read_text()
+    assert f"missing-audio\t{chap / '1272-128104-0001.flac'}\t1272-128104-0001\t" in log
+    assert "no audio file 1272-128104-0001.<wav|flac|" in log
+
+
+@pytest.mark.parametrize("other, kept", [(".opus", ".flac"), (".mp3", ".flac")])
+def test_two_files_for_one_utterance_are_one_id_collision(tmp_path, other, kept):
+    # The FLAC and a lossy copy of it: the FLAC is used, the other file reported once.
+    import soundfile as sf
+
+    if other == ".opus" and "OPUS" not in sf.available_subtypes("OGG"):
+        pytest.skip("this libsndfile cannot write Ogg Opus")
+    if other == ".mp3" and "MPEG_LAYER_III" not in sf.available_subtypes("MP3"):
+        pytest.skip("this libsndfile cannot write MP3")
+    root = tmp_path / "corpus" / "LibriSpeech"
+    shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / "dev-clean", root / "dev-clean")
+    chap = root / "dev-clean" / "1272" / "128104"
+    wave, sr = sf.read(str(chap / "1272-128104-0000.flac"), dtype="float32")
+    if other == ".opus":
+        sf.write(str(chap / f"1272-128104-0000{other}"), wave, sr, format="OGG", subtype="OPUS")
+    else:
+        sf.write(str(chap / f"1272-128104-0000{other}"), wave, sr, format="MP3", subtype="MPEG_LAYER_III")
+    report = prepare_librispeech(tmp_path / "corpus", tmp_path / "out", max_bad_fraction=0.5)["dev_clean"]
+    assert report.kept == 2 and report.bad_counts() == {"id-collision": 1}
+    dropped = ({".flac", other} - {kept}).pop()
+    data = read_datadir(tmp_path / "out" / "dev_clean")
+    assert data.wav_scp["1272-128104-0000"] == str(chap.resolve() / f"1272-128104-0000{kept}")
+    assert data.wav_scp["1272-128104-0001"] == str(chap.resolve() / "1272-128104-0001.flac")
+    log = (tmp_path / "out" / "dev_clean" / "prepare.log").read_text()
+    assert f"id-collision\t{chap.resolve() / f'1272-128104-0000{dropped}'}\t1272-128104-0000\t" \
+           f"a second audio file for '1272-128104-0000' (using 1272-128104-0000{kept})" in log
+
+
+def test_flac_and_wav_for_one_utterance_keep_the_flac(tmp_path):
+    import soundfile as sf
+
+    root = tmp_path / "corpus" / "LibriSpeech"
+    shutil.copytree(FIXTURES / "librispeech" / "LibriSpeech" / "dev-clean", root / "dev-clean")
+    chap = root / "dev-clean" / "1272" / "128104"
+    wave, sr = sf.read(str(chap / "1272-128104-0000.flac"), dtype="float32")
+    sf.write(str(chap / "1272-128104-0000.wav"), wave, sr)
+    report = prepare_librispeech(tmp_path / "corpus", tmp_path / "out", max_bad_fraction=0.5)["dev_clean"]
+    assert report.bad_counts() == {"id-collision": 1}
+    assert read_datadir(tmp_path / "out" / "dev_clean").wav_scp["1272-128104-0000"].endswith(".flac")
+    log = (tmp_path / "out" / "dev_clean" / "prepare.log").read_text()
+    assert f"id-collision\t{chap.resolve() / '1272-128104-0000.wav'}\t1272-128104-0000\t" in log
+
+
+@pytest.mark.skipif(not (REAL / "LibriSpeech").is_dir(), reason=f"the real LibriSpeech trees are not at {REAL / 'LibriSpeech'}")
+def test_real_librispeech_opus_trees(tmp_path):
+    reports = prepare_librispeech(REAL, tmp_path, ["train-clean-5", "train-clean-100"])
+    assert reports["train_clean_5"].kept == 1519 and reports["train_clean_100"].kept == 496
+    assert not reports["train_clean_5"].bad_items and not reports["train_clean_100"].bad_items
+    data = read_datadir(tmp_path / "train_clean_5")
+    assert len(data.spk2utt) == 28 and all(p.endswith(".opus") for p in data.wav_scp.values())
+    assert sorted(read_datadir(tmp_path / "train_clean_100").spk2utt) == ["4088", "4406", "5652", "8226"]

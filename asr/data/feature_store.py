@@ -4,7 +4,9 @@ Writes into the data dir: feats.scp (utt -> ark:offset), utt2num_frames, and the
 `<data_dir>/feats/`. CMVN statistics are accumulated from stored features.
 
 A data dir with a `segments` file (asr/data/segments.py) is cut per utterance: each recording is
-read once per chunk of utterances and sliced at the segment's start and end.
+read once per chunk of utterances and sliced at the segment's start and end. A data dir with an
+`utt2perturb` file (asr/data/perturb.py: speed, room, channel and noise copies for training) has
+each listed utterance's waveform perturbed before its features are computed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tqdm import tqdm
 from asr.data.audio import AudioError, load_audio
 from asr.data.datadir import read_datadir, read_table, write_table
 from asr.data.features import CmvnStats, FbankConfig, compute_fbank
+from asr.data.perturb import perturb_wave, read_perturbations
 from asr.data.segments import audio_items, read_any_datadir, read_segmented_datadir
 from asr.fileio import atomic_output
 
@@ -42,12 +45,13 @@ def cut_segment(wave: np.ndarray, sample_rate: int, start: float, end: float, ut
     return wave[first:last]
 
 
-def _featurize_chunk(args: tuple[int, list[tuple], str, FbankConfig]) -> dict[str, tuple[str, int]]:
-    """Worker: compute fbank for (utt, path[, start, end]) items into ark file number k.
+def _featurize_chunk(args: tuple[int, list[tuple], str, FbankConfig, dict[str, str]]) -> dict[str, tuple[str, int]]:
+    """Worker: compute fbank for (utt, path[, start, end]) items into ark file number k, each
+    utterance in `perturb` ({utt: spec}) through asr.data.perturb.perturb_wave first.
 
     Returns utt -> (scp entry, frames). Consecutive items of one recording read it once.
     """
-    k, items, ark_dir, cfg = args
+    k, items, ark_dir, cfg, perturb = args
     torch.set_num_threads(1)
     ark = Path(ark_dir) / f"feats.{k}.ark"
     out: dict[str, tuple[str, int]] = {}
@@ -63,6 +67,8 @@ def _featurize_chunk(args: tuple[int, list[tuple], str, FbankConfig]) -> dict[st
                     if loaded is None or loaded[0] != path:
                         loaded = (path, load_audio(path, cfg.sample_rate, utt=utt))
                     wave = cut_segment(loaded[1], cfg.sample_rate, item[2], item[3], utt, path)
+                if utt in perturb:
+                    wave = perturb_wave(wave, cfg.sample_rate, perturb[utt], utt)
                 feats = compute_fbank(wave, cfg).numpy()
                 writer(utt, feats)
                 out[utt] = ("", feats.shape[0])
@@ -87,7 +93,9 @@ def make_features(data_dir: str | Path, cfg: FbankConfig, nj: int = 1, chunk_siz
         items = list(data.wav_scp.items())
     ark_dir = (data_dir / "feats").resolve()
     ark_dir.mkdir(exist_ok=True)
-    chunks = [(k, items[i : i + chunk_size], str(ark_dir), cfg) for k, i in enumerate(range(0, len(items), chunk_size))]
+    perturb = read_perturbations(data_dir)
+    chunks = [(k, chunk, str(ark_dir), cfg, {it[0]: perturb[it[0]] for it in chunk if it[0] in perturb})
+              for k, chunk in enumerate(items[i : i + chunk_size] for i in range(0, len(items), chunk_size))]
     results: dict[str, tuple[str, int]] = {}
     bar = tqdm(total=len(items), desc=f"fbank {data_dir.name}", unit="utt")
     if nj > 1 and len(chunks) > 1:  # one chunk: a worker pool would only add start-up time

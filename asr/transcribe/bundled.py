@@ -1,8 +1,11 @@
-"""The model that ships with the repository: `asr transcribe` and `asr.load_model()` use it when no
-model directory is given.
+"""The models that ship with the repository: `asr transcribe` and `asr.load_model()` use the default one
+when no model directory is given, and a recipe's `train.init_from: bundled[:NAME]` starts from one.
 
-    models/en_synth/   made by `make model` (recipes/synth_en, then `asr export --half --gzip-lm`);
-                       its README.md says what it is: a model trained only on synthetic speech
+    models/en/         the default: real English speech (recipes/en, then `asr export --half --gzip-lm`)
+    models/en_synth/   trained only on synthetic speech (`make model CONFIG=...`: recipes/synth_en); the
+                       start recipes/en fine-tunes (`init_from: bundled:en_synth`)
+
+Each model's README.md says what it was trained on and what it scores.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ from pathlib import Path
 
 from asr.errors import MissingInputError
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "models" / "en_synth"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_NAME = "en_synth"  # models/en replaces it once trained (recipes/en)
+BUNDLED_MODEL = MODELS_DIR / DEFAULT_NAME
 
 
-def bundled_model_dir() -> Path:
-    """models/en_synth of the repository this package runs from; MissingInputError if it is not there
-    (a wheel installed without the repository carries no model)."""
-    if not (BUNDLED_MODEL / "model.pt").is_file():
+def bundled_model_dir(name: str | None = None) -> Path:
+    """models/<name> (default: models/en, BUNDLED_MODEL) of the repository this package runs from;
+    MissingInputError if it is not there (a wheel installed without the repository carries no model)."""
+    path = BUNDLED_MODEL if name is None else MODELS_DIR / name
+    if not (path / "model.pt").is_file():
+        shipped = sorted(p.name for p in MODELS_DIR.glob("*") if (p / "model.pt").is_file()) if MODELS_DIR.is_dir() else []
         raise MissingInputError(
-            f"no --model given and the bundled model {BUNDLED_MODEL} is missing (it ships with the repository, "
-            "not with a wheel): pass --model DIR, a directory made by `asr export` or a recipe's exp/<tag>"
+            f"the bundled model {path} is missing (models ship with the repository, not with a wheel; "
+            f"here: {', '.join(shipped) or 'none'}): pass --model DIR, a directory made by `asr export` "
+            "or a recipe's exp/<tag>"
         )
-    return BUNDLED_MODEL
+    return path
