@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 CONFIG  ?= conf/default.yaml
 ARGS    ?=
 
-.PHONY: demo test model deps venv clean-demo
+.PHONY: demo test model model-en deps venv clean-demo
 
 demo: deps venv
 	$(PY) recipes/synth_en/run.py --config $(CONFIG) $(ARGS)
@@ -22,6 +22,17 @@ model: deps venv
 	for c in $(CONFIG); do $(PY) recipes/synth_en/run.py --config $$c $(ARGS) || exit 1; done
 	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('recipes/synth_en/$(lastword $(CONFIG))'))['tag'])") \
 	    models/en_synth --half --gzip-lm --force --note recipes/synth_en/local/model_note.md
+
+# models/en (the default of `asr transcribe`): recipes/en fine-tunes models/en_synth on the real speech of
+# CORPORA (../shared/corpora here; see recipes/en/README.md for the corpora and the time), with a word LM on
+# the books of LM_BOOKS, then exports it with float16 weights and a gzipped LM. EN_WORK keeps data/ and exp/.
+EN_CONFIG ?= conf/default.yaml
+EN_WORK   ?= recipes/en
+CORPORA   ?= ../shared/corpora
+model-en: deps venv
+	$(PY) recipes/en/run.py --config $(EN_CONFIG) --work-dir $(EN_WORK) --corpora-root $(CORPORA) $(ARGS)
+	$(VENV)/bin/asr export $(EN_WORK)/exp/$$($(PY) -c "import yaml; print(yaml.safe_load(open('recipes/en/$(EN_CONFIG)'))['tag'])") \
+	    models/en --half --gzip-lm --force --note recipes/en/model_note.md
 
 test: deps venv
 	$(PY) -m pytest -q tests $(ARGS)

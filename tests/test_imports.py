@@ -12,7 +12,7 @@ ASR = Path(__file__).resolve().parent.parent / "asr"
 RANKS = {
     "asr.errors": 0, "asr.fileio": 0, "asr.config": 0, "asr.device": 0,
     "asr.scoring": 1,  # no torch: pure Python and NumPy
-    "asr.data": 2,
+    "asr.data": 2, "asr.lm": 2,  # asr.lm: NumPy n-gram LM training, no decoder code
     "asr.decoding": 3,  # decoders know nothing about model classes or model directories
     "asr.nn": 4,
     "asr.transcribe": 5,

@@ -29,6 +29,7 @@ from asr.data.batching import FeatureSet
 from asr.data.datadir import read_table
 from asr.data.feature_store import compute_cmvn_stats, make_features
 from asr.data.features import FbankConfig, read_cmvn, write_cmvn
+from asr.data.perturb import read_perturbations
 from asr.data.tokens import (
     UNITS,
     WORD_SEP,
@@ -185,21 +186,29 @@ def lm_stage(data: Path, cfg: LMConfig, eval_sets: list[str]) -> None:
 
     The LM and the lexicon see the training transcripts, the extra text and the extra word lists only
     (never a dev or test transcript); lm_eval.txt gives the perplexity and OOV rate of each eval set's text.
+    The perturbed copies of data/train (its utt2perturb) are left out: each sentence counts once.
     """
     lang = data / "lang"
     extra, vocab_files = [data / f for f in cfg.extra_text], [data / f for f in cfg.extra_vocab]
     require(data / "train" / "text", lang / "tokens.txt", *extra, *vocab_files, *(data / s / "text" for s in eval_sets))
-    train_text = list(read_table(data / "train" / "text", allow_empty_value=True).values())
+    copies = read_perturbations(data / "train")
+    train_text = [t for u, t in read_table(data / "train" / "text", allow_empty_value=True).items() if u not in copies]
     text = train_text + [line for path in extra for line in path.read_text(encoding="utf-8").splitlines()]
     tokens = read_tokens(lang / "tokens.txt")
     letters = set(tokens.symbols) - {tokens.symbols[tokens.blank_id], WORD_SEP}
     in_text = {w for t in text for w in t.split()}
     listed = {w for path in vocab_files for w in path.read_text(encoding="utf-8").split()} - in_text
     vocab = {w for w in listed if set(w) <= letters}  # a word the model cannot spell is of no use to the decoder
-    write_arpa(lang / "lm.arpa", text, cfg.order, vocab)
+    if cfg.max_vocab or cfg.min_counts:  # pruned: the LM's vocabulary may be smaller than the text's
+        from asr.lm import train_kn_arpa
+
+        train_kn_arpa(text, lang / "lm.arpa", cfg.order, vocab=vocab, max_vocab=cfg.max_vocab,
+                      min_counts=cfg.min_counts)
+    else:
+        write_arpa(lang / "lm.arpa", text, cfg.order, vocab)
     lm = read_arpa(lang / "lm.arpa")
     lexicon = build_lexicon((w for t in train_text for w in t.split()), tokens)  # must all be spellable
-    more = (in_text | vocab) - set(lexicon)
+    more = (lm.vocab - {"<s>", "</s>", "<unk>"}) - set(lexicon)  # in_text | vocab, less what max_vocab cut
     spellable = {w for w in more if set(w) <= letters}
     if more - spellable:
         log.info("lexicon: %d words of the extra text have characters the model lacks; left out", len(more - spellable))
@@ -221,14 +230,15 @@ def _targets(data_dir: Path, table) -> dict[str, list[int]]:
 
 
 def init_dir(init_from: str, work: Path) -> ModelDir | None:
-    """train.init_from as a model directory: "bundled" is models/en_synth (what `asr transcribe` uses
-    without --model), a relative path is read from the work dir; None for ""."""
+    """train.init_from as a model directory: "bundled" is the default model of `asr transcribe`
+    (models/en), "bundled:NAME" is models/NAME (e.g. bundled:en_synth), a relative path is read from
+    the work dir; None for ""."""
     if not init_from:
         return None
-    if init_from == "bundled":
+    if init_from == "bundled" or init_from.startswith("bundled:"):
         from asr.transcribe.bundled import bundled_model_dir
 
-        return ModelDir(bundled_model_dir())
+        return ModelDir(bundled_model_dir(init_from.partition(":")[2] or None))
     path = Path(init_from)
     init = ModelDir(path if path.is_absolute() else work / path)
     init.check_complete()

@@ -7,7 +7,9 @@ Stages (files each one reads -> writes, under --work-dir):
               data/train = data/local/train + its perturbed copies (corpus.perturb: speed, rooms, channels, noise)
   1 features  data/<set>/wav.scp (+ utt2perturb) -> data/<set>/{feats.scp,utt2num_frames}, data/train/cmvn.stats
   2 tokens    data/{train,dev}/text -> data/lang/tokens.txt (the init model's with train.init_from)
-  3 lm        data/local/train/text + lm.extra_text -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}
+  3 lm        lm_books.books_dir (public-domain books; any book sharing an 8-word run with a decode set's
+              transcripts is left out) -> data/local/lm/books.txt{,.report}; that + data/train/text (the
+              originals, not the perturbed copies) -> data/lang/{lm.arpa,lexicon.txt,lm_eval.txt}
   4 train     data/{train,dev}, data/lang -> exp/<tag>/{config.yaml,tokens.txt,cmvn.stats,model.pt,...}
   5 decode    exp/<tag>/model.pt, data/<decode set> -> exp/<tag>/decode_<set>_greedy/{text,hyp.trn,ctm}
   6 tune_lm   LM weights on dev -> exp/<tag>/{decoder.yaml,lm.arpa,lexicon.txt}, decode_<set>_lm/
@@ -18,7 +20,7 @@ parts: train, test), vctk (`subsets` = speakers), commonvoice (`subsets` = TSV n
 kaldi (a prepared data dir). Paths are relative to corpus.corpora_root (--corpora-root), which is
 relative to the repository root: ../shared/corpora in this project's workspace.
 
-Usage: python recipes/en/run.py [--config conf/default.yaml] [--corpora-root DIR] [--work-dir DIR] [--stage N]
+Usage: python recipes/en/run.py [--config conf/default.yaml] [--corpora-root DIR] [--lm-books DIR] [--work-dir DIR] [--stage N]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,8 +68,17 @@ class RealCorpusConfig:
 
 
 @dataclass
+class BookTextConfig:
+    """Book text for the word LM (data_prep.lm_text), written to data/local/lm/books.txt."""
+
+    books_dir: str = "../shared/lmtext/books"  # relative to the repository root; "" = transcripts only
+    max_words: int = 0  # stop after this many words (0: every book)
+
+
+@dataclass
 class RecipeConfig(ModelStagesConfig):
     corpus: RealCorpusConfig = field(default_factory=RealCorpusConfig)
+    lm_books: BookTextConfig = field(default_factory=BookTextConfig)
     decode_sets: list[str] = field(default_factory=lambda: ["dev"])
 
 
@@ -146,18 +158,55 @@ def prepare(cfg: RecipeConfig, work: Path) -> None:
     log.info("data/train: %d utterances (%d with the perturbed copies of corpus.perturb)", n, n - n_train)
 
 
+BOOK_TEXT = "local/lm/books.txt"  # relative to data/
+
+
+def book_text(cfg: RecipeConfig, work: Path) -> None:
+    """data/local/lm/books.txt from cfg.lm_books, leak-checked against every decode set's transcripts."""
+    from data_prep.lm_text import make_lm_text, report_text
+
+    data = work / "data"
+    books = Path(cfg.lm_books.books_dir)
+    books = books if books.is_absolute() else (REPO_DIR / books).resolve()
+    if not books.is_dir():
+        raise PrepError(f"lm_books.books_dir: {books} is not a folder (set it to \"\" for an LM on the transcripts only)")
+    exclude = [data / s / "text" for s in dict.fromkeys(["dev", *cfg.decode_sets])]
+    out = data / BOOK_TEXT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    counts = make_lm_text(books, out, exclude, cfg.lm_books.max_words)
+    Path(f"{out}.report").write_text(report_text(books, out, exclude, counts, time.time() - t0), encoding="utf-8")
+    log.info("%s: %d sentences, %d words from %d books (%d left out: they share text with %s)", out, counts.sentences,
+             counts.words, counts.books - len(counts.excluded), len(counts.excluded), ", ".join(map(str, exclude)))
+
+
 def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: str) -> list[Stage]:
-    return [Stage(0, "prepare", lambda: prepare(cfg, work), settings={"corpus": cfg.corpus}),
-            *model_stages(cfg, work, device, command)]
+    stages = model_stages(cfg, work, device, command)
+    if cfg.lm_books.books_dir and "lm" in cfg.decoding.decoders:
+        if BOOK_TEXT not in cfg.lm.extra_text:
+            cfg.lm.extra_text.append(BOOK_TEXT)
+        lm = next(s for s in stages if s.number == 3)
+        build_lm = lm.run
+
+        def lm_with_books() -> None:
+            book_text(cfg, work)
+            build_lm()
+
+        lm.run, lm.settings = lm_with_books, {"lm": cfg.lm, "lm_books": cfg.lm_books}
+    return [Stage(0, "prepare", lambda: prepare(cfg, work), settings={"corpus": cfg.corpus}), *stages]
 
 
 def main(argv: list[str] | None = None) -> None:
     def add_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--corpora-root", help="folder holding the corpora (overrides corpus.corpora_root)")
+        parser.add_argument("--lm-books", help="folder of book texts for the word LM (overrides lm_books.books_dir; "
+                                               "'' for the training transcripts only)")
 
     def apply_args(cfg: RecipeConfig, args: argparse.Namespace) -> None:
         if args.corpora_root:
             cfg.corpus.corpora_root = str(Path(args.corpora_root).resolve())
+        if args.lm_books is not None:
+            cfg.lm_books.books_dir = str(Path(args.lm_books).resolve()) if args.lm_books else ""
 
     recipe_main(__doc__, RECIPE_DIR, RecipeConfig, build_stages, argv, add_args, apply_args)
 
