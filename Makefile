@@ -24,14 +24,15 @@ model: deps venv
 	    models/en_synth --half --gzip-lm --force --note recipes/synth_en/local/model_note.md
 
 # models/en (the default of `asr transcribe`): recipes/en fine-tunes models/en_synth on the real speech of
-# CORPORA (../shared/corpora here; see recipes/en/README.md for the corpora and the time), with a word LM on
-# the books of LM_BOOKS, then exports it with float16 weights and a gzipped LM. EN_WORK keeps data/ and exp/.
-EN_CONFIG ?= conf/default.yaml
+# CORPORA (../shared/corpora here) with conf/default.yaml, then 2 epochs more with conf/more.yaml, with a word
+# LM on the books of ../shared/lmtext (recipes/en/README.md: corpora, times), and exports the last model with
+# float16 weights and a gzipped LM. EN_WORK keeps data/ and exp/.
+EN_CONFIG ?= conf/default.yaml conf/more.yaml
 EN_WORK   ?= recipes/en
 CORPORA   ?= ../shared/corpora
 model-en: deps venv
-	$(PY) recipes/en/run.py --config $(EN_CONFIG) --work-dir $(EN_WORK) --corpora-root $(CORPORA) $(ARGS)
-	$(VENV)/bin/asr export $(EN_WORK)/exp/$$($(PY) -c "import yaml; print(yaml.safe_load(open('recipes/en/$(EN_CONFIG)'))['tag'])") \
+	for c in $(EN_CONFIG); do $(PY) recipes/en/run.py --config $$c --work-dir $(EN_WORK) --corpora-root $(CORPORA) $(ARGS) || exit 1; done
+	$(VENV)/bin/asr export $(EN_WORK)/exp/$$($(PY) -c "import yaml; print(yaml.safe_load(open('recipes/en/$(lastword $(EN_CONFIG))'))['tag'])") \
 	    models/en --half --gzip-lm --force --note recipes/en/model_note.md
 
 test: deps venv

@@ -36,7 +36,7 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    "(name ending in .scp; `<utt> <path>` or `<utt> <command> |` lines)")
     p.add_argument("--model", metavar="DIR",
                    help="model directory: one made by `asr export`, or a recipe's exp/<tag> (config.yaml, tokens.txt, "
-                   "model.pt). Default: the repository's models/en_synth (trained on synthetic speech only; see its README.md)")
+                   "model.pt). Default: the repository's models/en (English, trained on real speech; see its README.md)")
     p.add_argument("--format", default="text", choices=FORMATS,
                    help="text: `file<TAB>text`; jsonl: one JSON object per input with words, times and confidences; "
                    "kaldi: a Kaldi `text` file (`utt words...`); ctm: `utt 1 start duration word confidence` "

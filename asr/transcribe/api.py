@@ -77,7 +77,7 @@ def load_model(
     model_dir: str | Path | None = None, device: str | None = "auto", decoder: DecoderConfig | None = None
 ) -> Transcriber:
     """Load a model directory (see asr.transcribe.recognizer.load_recognizer) for transcription;
-    None: the repository's models/en_synth (asr.transcribe.bundled)."""
+    None: the repository's default model, models/en (asr.transcribe.bundled)."""
     if model_dir is None:
         model_dir = bundled_model_dir()
     return load_recognizer(model_dir, device, decoder, cls=Transcriber)
