@@ -186,7 +186,7 @@ SENTENCES = [
 
 
 def test_custom_recipe_fine_tunes_the_bundled_model(tmp_path):
-    """conf/finetune.yaml starts from models/en_synth: after one short epoch on 12 espeak-ng utterances
+    """conf/finetune.yaml starts from the bundled model (models/en): after one short epoch on 12 espeak-ng utterances
     it still recognises the voice (a model trained from scratch on them would output nothing)."""
     from digits import have_espeak
 
@@ -209,7 +209,9 @@ def test_custom_recipe_fine_tunes_the_bundled_model(tmp_path):
         "corpus.corpus_dir": str(corpus), "train.epochs": 1, "train.num_procs": 1, "train.average_last": 1,
     })
     exp = work / "exp" / "finetune"
-    assert (exp / "tokens.txt").read_text() == (ROOT / "models" / "en_synth" / "tokens.txt").read_text()
-    assert (exp / "cmvn.stats").read_text() == (ROOT / "models" / "en_synth" / "cmvn.stats").read_text()
+    from asr.transcribe.bundled import BUNDLED_MODEL
+
+    assert (exp / "tokens.txt").read_text() == (BUNDLED_MODEL / "tokens.txt").read_text()
+    assert (exp / "cmvn.stats").read_text() == (BUNDLED_MODEL / "cmvn.stats").read_text()
     assert load_state(exp / "last.pt")["history"][0]["dev_cer"] < 20.0  # 7.5 measured
     assert float((exp / "decode_test_greedy" / "cer").read_text().split()[1]) < 20.0  # 7.41 measured

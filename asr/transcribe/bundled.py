@@ -15,7 +15,7 @@ from pathlib import Path
 from asr.errors import MissingInputError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_NAME = "en_synth"  # models/en replaces it once trained (recipes/en)
+DEFAULT_NAME = "en"
 BUNDLED_MODEL = MODELS_DIR / DEFAULT_NAME
 
 
