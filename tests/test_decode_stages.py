@@ -9,7 +9,7 @@ import torch
 from asr.cli import main
 from asr.data.datadir import read_table
 from asr.decoding.base import DecoderConfig
-from asr.decoding.lm import LMConfig
+from asr.lm import LMConfig
 from asr.nn.modeldir import ModelDir
 from asr.recipe.decode_stages import decode_stage, tune_lm_stage
 from asr.recipe.stages import DecodingConfig, lm_stage

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from asr.data.tokens import build_token_table, write_tokens
+from asr.lm import LMConfig
 from asr.decoding.lm import (
     UNK,
-    LMConfig,
     LMError,
     SpellingModel,
     build_lexicon,

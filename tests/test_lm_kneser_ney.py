@@ -12,7 +12,8 @@ import pytest
 
 import asr.lm.kneser_ney as kn
 from asr.data.tokens import build_token_table, write_tokens
-from asr.decoding.lm import UNK, LMConfig, read_arpa, read_lexicon, train_arpa
+from asr.decoding.lm import UNK, read_arpa, read_lexicon, train_arpa
+from asr.lm import LMConfig
 from asr.lm import KNError, train_kn_arpa
 from asr.recipe.stages import lm_stage
 

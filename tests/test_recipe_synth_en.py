@@ -198,7 +198,7 @@ def test_lm_weight_split_table(digit_model_dir, copy_digit_model, tmp_path, caps
     import torch
 
     from asr.decoding.base import DecoderConfig
-    from asr.decoding.lm import LMConfig
+    from asr.lm import LMConfig
     from asr.recipe.decode_stages import tune_lm_stage
     from asr.recipe.stages import DecodingConfig, lm_stage
 

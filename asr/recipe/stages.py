@@ -42,7 +42,6 @@ from asr.data.tokens import (
 )
 from asr.decoding.base import DECODER_KINDS, DecoderConfig
 from asr.decoding.lm import (
-    LMConfig,
     build_lexicon,
     perplexity,
     read_arpa,
@@ -50,6 +49,7 @@ from asr.decoding.lm import (
     write_lexicon,
 )
 from asr.errors import MissingInputError
+from asr.lm import LMConfig
 from asr.nn.distributed import barrier, rank
 from asr.nn.model import BiLSTMCTC, ModelConfig
 from asr.nn.modeldir import ModelDir
