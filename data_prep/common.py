@@ -149,6 +149,23 @@ def find_audio_problems(
     return {p: r for p, r in zip(unique, results) if r is not None}
 
 
+def audio_by_id(folder: Path, report: PrepReport, prefer: str = "") -> dict[str, Path]:
+    """{file stem: audio file} of the audio files (any of AUDIO_EXTENSIONS) directly in `folder` ({} if it
+    does not exist). A second file with the same stem is reported as an id collision; the one kept has
+    extension `prefer` (the corpus's own format), else the first in AUDIO_EXTENSIONS' order."""
+    order = (prefer, *(e for e in AUDIO_EXTENSIONS if e != prefer)) if prefer else AUDIO_EXTENSIONS
+    rank = {ext: i for i, ext in enumerate(order)}
+    files = folder.iterdir() if folder.is_dir() else iter(())
+    out: dict[str, Path] = {}
+    for p in sorted((p for p in files if p.suffix.lower() in rank and p.is_file()),
+                    key=lambda p: (p.stem, rank[p.suffix.lower()])):
+        if p.stem in out:
+            report.bad(ID_COLLISION, p, f"a second audio file for '{p.stem}' (using {out[p.stem].name})", p.stem)
+        else:
+            out[p.stem] = p
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing data dirs
 

@@ -39,6 +39,7 @@ from data_prep.common import (
     SetSpec,
     Utterance,
     assemble_sets,
+    audio_by_id,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
@@ -116,28 +117,13 @@ def read_chapter_transcripts(trans: Path, report: PrepReport) -> dict[str, str]:
     return out
 
 
-def chapter_audio(chapter_dir: Path, report: PrepReport) -> dict[str, Path]:
-    """{utterance id: audio file} of one chapter folder, any audio extension; a second file with
-    the same id is reported and the FLAC kept (else the first extension in AUDIO_EXTENSIONS)."""
-    rank = {ext: i for i, ext in enumerate((".flac", *(e for e in AUDIO_EXTENSIONS if e != ".flac")))}
-    files = sorted((p for p in chapter_dir.iterdir() if p.suffix.lower() in rank and p.is_file()),
-                   key=lambda p: (p.stem, rank[p.suffix.lower()]))
-    out: dict[str, Path] = {}
-    for p in files:
-        if p.stem in out:
-            report.bad(ID_COLLISION, p, f"a second audio file for '{p.stem}' (using {out[p.stem].name})", p.stem)
-        else:
-            out[p.stem] = p
-    return out
-
-
 def subset_utterances(subset_dir: Path, report: PrepReport) -> list[Utterance]:
     """The candidate utterances of one subset folder; what cannot be used is reported."""
     utts: list[Utterance] = []
     for chapter_dir in sorted(p for p in subset_dir.glob("*/*") if p.is_dir()):
         spk, chapter = chapter_dir.parent.name, chapter_dir.name
         trans = chapter_dir / f"{spk}-{chapter}.trans.txt"
-        flacs = chapter_audio(chapter_dir, report)
+        flacs = audio_by_id(chapter_dir, report, prefer=".flac")
         if not trans.is_file():
             for stem, flac in sorted(flacs.items()):
                 report.bad(MISSING_TRANSCRIPT, flac, f"{trans} does not exist", stem)

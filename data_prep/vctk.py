@@ -18,10 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from data_prep.common import (
-    AUDIO_EXTENSIONS,
     DEFAULT_MAX_BAD_FRACTION,
     EMPTY_TRANSCRIPT,
-    ID_COLLISION,
     MISSING_AUDIO,
     NO_TRANSCRIPT,
     REJECTED_TEXT,
@@ -29,6 +27,7 @@ from data_prep.common import (
     PrepReport,
     RejectedText,
     Utterance,
+    audio_by_id,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
@@ -46,15 +45,8 @@ def vctk_root(corpus_dir: str | Path) -> Path:
 
 
 def speaker_utterances(root: Path, spk: str, report: PrepReport) -> list[Utterance]:
-    rank = {ext: i for i, ext in enumerate(AUDIO_EXTENSIONS)}
-    audio: dict[str, Path] = {}
     wav_dir = root / "wav48" / spk
-    files = wav_dir.iterdir() if wav_dir.is_dir() else iter(())
-    for p in sorted((p for p in files if p.suffix.lower() in rank), key=lambda p: (p.stem, rank[p.suffix.lower()])):
-        if p.stem in audio:
-            report.bad(ID_COLLISION, p, f"a second audio file for '{p.stem}' (using {audio[p.stem].name})", p.stem)
-        else:
-            audio[p.stem] = p
+    audio = audio_by_id(wav_dir, report)
     texts = {p.stem: p for p in sorted((root / "txt" / spk).glob("*.txt"))} if (root / "txt" / spk).is_dir() else {}
     utts = []
     for utt, txt in texts.items():
