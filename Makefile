@@ -16,11 +16,12 @@ demo: deps venv
 # 82 minutes more), then conf/long_ft2.yaml (fine-tunes it on 30,000 new renderings, about an hour), then
 # conf/long_ft3.yaml (24,000 more, a tenth of them Kokoro blends, about 90 minutes), then the last one's
 # export with float16 weights, a gzipped LM and lexicon (about 22 MB).
-# CONFIG=conf/default.yaml exports the 30-minute demo's model; CONFIG=conf/full.yaml the larger run.
+# CONFIG=conf/default.yaml exports the 30-minute demo's model. Each long*.yaml is a short change to the
+# one before (`base:`), and long.yaml to default.yaml.
 model: CONFIG = conf/long.yaml conf/long_ft.yaml conf/long_ft2.yaml conf/long_ft3.yaml
 model: deps venv
 	for c in $(CONFIG); do $(PY) recipes/synth_en/run.py --config $$c $(ARGS) || exit 1; done
-	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -c "import yaml,sys; print(yaml.safe_load(open('recipes/synth_en/$(lastword $(CONFIG))'))['tag'])") \
+	$(VENV)/bin/asr export recipes/synth_en/exp/$$($(PY) -m asr.config tag recipes/synth_en/$(lastword $(CONFIG))) \
 	    models/en_synth --half --gzip-lm --force --note recipes/synth_en/local/model_note.md
 
 # models/en (the default of `asr transcribe`): recipes/en fine-tunes models/en_synth on the real speech of
@@ -32,7 +33,7 @@ EN_WORK   ?= recipes/en
 CORPORA   ?= ../shared/corpora
 model-en: deps venv
 	for c in $(EN_CONFIG); do $(PY) recipes/en/run.py --config $$c --work-dir $(EN_WORK) --corpora-root $(CORPORA) $(ARGS) || exit 1; done
-	$(VENV)/bin/asr export $(EN_WORK)/exp/$$($(PY) -c "import yaml; print(yaml.safe_load(open('recipes/en/$(lastword $(EN_CONFIG))'))['tag'])") \
+	$(VENV)/bin/asr export $(EN_WORK)/exp/$$($(PY) -m asr.config tag recipes/en/$(lastword $(EN_CONFIG))) \
 	    models/en --half --gzip-lm --force --note recipes/en/model_note.md
 
 test: deps venv
@@ -52,9 +53,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP); \
 	echo "installation: $$(( $$(date +%s) - start )) s"
 
-# Kokoro's English voice tables (npm package kokoro-js): data_prep/kokoro.py
+# Kokoro's English voice tables (npm package kokoro-js): data_prep/synth/kokoro.py
 $(KOKORO_STAMP): $(STAMP)
-	@start=$$(date +%s); $(PY) -m data_prep.kokoro install && echo "Kokoro voices: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); $(PY) -m data_prep.synth.kokoro install && echo "Kokoro voices: $$(( $$(date +%s) - start )) s"
 
 clean-demo:
 	rm -rf recipes/synth_en/data recipes/synth_en/corpus recipes/synth_en/exp

@@ -96,11 +96,6 @@ def download_librispeech(target_dir: str | Path, subsets: list[str] | tuple[str,
         download_and_extract(url, target_dir, checksum, algorithm, unpacks_to=f"LibriSpeech/{subset}")
 
 
-def download_mini_librispeech(target_dir: str | Path) -> None:
-    """Mini LibriSpeech (train-clean-5, dev-clean-2; 458 MB of archives) into target_dir/LibriSpeech."""
-    download_librispeech(target_dir, MINI_SUBSETS)
-
-
 def read_chapter_transcripts(trans: Path, report: PrepReport) -> dict[str, str]:
     """`<utt> WORDS` lines of one <spk>-<chapter>.trans.txt; malformed and repeated lines are reported."""
     out: dict[str, str] = {}

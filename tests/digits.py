@@ -39,7 +39,7 @@ class DigitSpeaker:
 
     def word(self, word: str, voice: str, rate: float) -> np.ndarray:
         from asr.data.resample import resample
-        from data_prep.tts_engines import Voice, synth_espeak
+        from data_prep.synth.engines import Voice, synth_espeak
 
         key = (word, voice, rate)
         if key not in self._cache:

@@ -183,14 +183,14 @@ def test_gain_and_mild_clipping_bound_the_peak() -> None:
     assert np.allclose(out[keep], wave[keep] * scale, atol=1e-6)
 
 
-# ---------------------------------------------------------------- the synthetic corpus (data_prep/synth_en.py)
+# ---------------------------------------------------------------- the synthetic corpus (data_prep/synth/corpus.py)
 
 ALL_ON = dict(noise_prob=1.0, speed_prob=1.0, speed_factors=[1.1], reverb_prob=1.0, channel_prob=1.0,
               channels=["mulaw"], babble_prob=1.0, clip_prob=1.0, peak_db_range=(-6.0, -6.0))
 
 
 def test_corpus_augmentation_is_seeded_and_train_only() -> None:
-    from data_prep.synth_en import SynthConfig, augment, utterance_rng
+    from data_prep.synth.corpus import SynthConfig, augment, utterance_rng
 
     wave = _speechlike(2.0)
     pool = np.concatenate([_speechlike(1.0, seed=s) for s in range(3, 8)])
@@ -212,8 +212,8 @@ def test_condition_sets_are_deterministic_copies_of_test(tmp_path) -> None:
     import soundfile as sf
 
     from asr.data.datadir import DataDir, read_datadir, write_datadir
-    from data_prep.synth_conditions import CONDITION_SETS, write_condition_sets
-    from data_prep.synth_en import SynthConfig
+    from data_prep.synth.conditions import CONDITION_SETS, write_condition_sets
+    from data_prep.synth.corpus import SynthConfig
 
     test = DataDir()
     for i in range(3):

@@ -16,8 +16,8 @@ import soundfile as sf
 from asr.cli import main
 from asr.scoring.wer import score
 from asr.transcribe.bundled import BUNDLED_MODEL, MODELS_DIR
-from data_prep.tts_engines import Voice, synth_espeak, synth_hibari, synth_pico
-from data_prep.tts_install import engine_binary
+from data_prep.synth.engines import Voice, synth_espeak, synth_hibari, synth_pico
+from data_prep.synth.install import engine_binary
 
 # Plain sentences, none of them a WordNet example (so in no split of the recipe's corpus).
 SENTENCES = [

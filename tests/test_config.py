@@ -114,7 +114,65 @@ def test_yaml_round_trip_and_error_names_file(tmp_path):
     assert str(path) in str(e.value) and "warmup" in str(e.value)
 
 
-def test_empty_yaml_gives_defaults(tmp_path):
+def test_empty_or_non_mapping_yaml_is_an_error_naming_the_file(tmp_path):
+    # an empty config once trained a recipe's 10-epoch defaults from random weights, silently
     path = tmp_path / "empty.yaml"
-    path.write_text("")
-    assert load_yaml(TrainConfig, path) == TrainConfig()
+    path.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match=f"{path}: the config is empty"):
+        load_yaml(TrainConfig, path)
+    path.write_text("- epochs\n- 3\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_yaml(TrainConfig, path)
+    path.write_text("epochs: [3\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(TrainConfig, path)
+
+
+def test_base_merges_mappings_and_replaces_scalars_and_lists(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "base.yaml").write_text("name: base\nsizes: [1, 2]\ninner: {width: 5, rate: 0.25}\nshares: {a: 1}\n")
+    (tmp_path / "conf" / "mid.yaml").write_text("base: ../base.yaml\ninner: {width: 7}\nsizes: [9]\nshares: {b: 2}\n")
+    (tmp_path / "conf" / "top.yaml").write_text("base: mid.yaml\nname: top\nsizes+: [10, 11]\nflag: true\n")
+    mid = load_yaml(Outer, tmp_path / "conf" / "mid.yaml")
+    assert mid == Outer(name="base", inner=Inner(width=7, rate=0.25), sizes=[9], shares={"a": 1.0, "b": 2.0})
+    top = load_yaml(Outer, tmp_path / "conf" / "top.yaml")
+    assert top == Outer(name="top", flag=True, inner=Inner(width=7, rate=0.25), sizes=[9, 10, 11],
+                        shares={"a": 1.0, "b": 2.0})
+    assert (tmp_path / "conf" / "mid.yaml").read_text().startswith("base: ../base.yaml")  # files untouched
+    # a value of null replaces the base's too
+    (tmp_path / "conf" / "none.yaml").write_text("base: ../base.yaml\nmaybe: 3\n")
+    (tmp_path / "conf" / "none2.yaml").write_text("base: none.yaml\nmaybe: null\n")
+    assert load_yaml(Outer, tmp_path / "conf" / "none2.yaml").maybe is None
+
+
+def test_base_errors_name_the_file(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("base: b.yaml\nname: a\n")
+    b.write_text("base: a.yaml\nname: b\n")
+    with pytest.raises(ConfigError, match="makes a cycle"):
+        load_yaml(Outer, a)
+    b.write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match=f"{b}: base: .*missing.yaml does not exist"):
+        load_yaml(Outer, a)
+    b.write_text("name: b\ninner: {widht: 3}\n")  # a typo in the base is still an unknown key
+    with pytest.raises(ConfigError, match="widht"):
+        load_yaml(Outer, a)
+    b.write_text("name: b\n")
+    a.write_text("base: b.yaml\nsizes+: [1]\n")  # nothing to extend
+    with pytest.raises(ConfigError, match=r"sizes\+ extends a list"):
+        load_yaml(Outer, a)
+    a.write_text("base: [b.yaml]\n")
+    with pytest.raises(ConfigError, match="expected the path of a config file"):
+        load_yaml(Outer, a)
+
+
+def test_module_prints_a_merged_key(tmp_path, capsys):
+    from asr.config import main
+
+    (tmp_path / "a.yaml").write_text("tag: a\ntrain: {epochs: 4, lr: 0.1}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ntag: b\ntrain: {epochs: 2}\n")
+    main(["tag", str(tmp_path / "b.yaml")])
+    main(["train.lr", str(tmp_path / "b.yaml")])
+    assert capsys.readouterr().out == "b\n0.1\n"
+    with pytest.raises(SystemExit, match="no key train.nope"):
+        main(["train.nope", str(tmp_path / "b.yaml")])

@@ -1,4 +1,4 @@
-"""Kokoro-82M as a corpus engine (data_prep/kokoro.py, data_prep/tts_engines.py::synth_kokoro)."""
+"""Kokoro-82M as a corpus engine (data_prep/synth/kokoro.py, data_prep/synth/engines.py::synth_kokoro)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep import kokoro, tts_engines
-from data_prep.synth_en import synthesize
-from data_prep.tts_engines import TTSError, Voice
-from data_prep.tts_install import check_voices_installed
+from data_prep.synth import engines as tts_engines
+from data_prep.synth import kokoro
+from data_prep.synth.corpus import synthesize
+from data_prep.synth.engines import TTSError, Voice
+from data_prep.synth.install import check_voices_installed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_synth_en import _median_f0  # noqa: E402
@@ -48,7 +49,7 @@ def test_a_blend_reads_with_the_mean_style_and_differs_from_its_parts() -> None:
 def test_kokoro_is_deterministic_across_processes() -> None:
     text = "he bought a new car last week"
     here = synthesize(text, "kokoro:af_sky", rate=1.1, pitch=0.9)
-    code = ("import sys; from data_prep.synth_en import synthesize; "
+    code = ("import sys; from data_prep.synth.corpus import synthesize; "
             f"sys.stdout.buffer.write(synthesize({text!r}, 'kokoro:af_sky', rate=1.1, pitch=0.9).tobytes())")
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=REPO).stdout
     assert np.array_equal(here, np.frombuffer(there, dtype=np.float32))
@@ -57,7 +58,7 @@ def test_kokoro_is_deterministic_across_processes() -> None:
 def test_missing_voice_tables_name_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(kokoro.VOICES_ENV, str(tmp_path / "none"))
     monkeypatch.setattr(tts_engines, "_KOKORO", [])
-    with pytest.raises(TTSError, match=r"kokoro:af_bella.*python -m data_prep.kokoro install"):
+    with pytest.raises(TTSError, match=r"kokoro:af_bella.*python -m data_prep.synth.kokoro install"):
         check_voices_installed([Voice.parse("kokoro:af_bella")])
     with pytest.raises(TTSError, match=r"voice 'kokoro:af_bella'.*not installed"):
         synthesize("hello", "kokoro:af_bella")
@@ -107,7 +108,7 @@ def test_install_voices_keeps_the_english_tables_and_checks_their_size(tmp_path:
 
 
 def test_the_mix_slot_gives_each_utterance_its_own_blend_without_heldout_voices(tmp_path: Path) -> None:
-    from data_prep.synth_en import SynthConfig, plan_corpus
+    from data_prep.synth.corpus import SynthConfig, plan_corpus
 
     sentences = [f"sentence number {i} is here" for i in range(400)]
     cfg = SynthConfig(num_train=60, num_dev=20, num_test=20,
@@ -127,7 +128,7 @@ def test_the_mix_slot_gives_each_utterance_its_own_blend_without_heldout_voices(
 
 
 def test_voice_shares_give_a_slow_voice_a_fixed_part_of_train_only(tmp_path: Path) -> None:
-    from data_prep.synth_en import SynthConfig, plan_corpus
+    from data_prep.synth.corpus import SynthConfig, plan_corpus
 
     sentences = [f"sentence number {i} is here" for i in range(2000)]
     cfg = SynthConfig(num_train=1000, num_dev=40, num_test=40, voices=["espeak:en-us", "flite:kal", "kokoro:*"],

@@ -193,7 +193,7 @@ def test_custom_recipe_fine_tunes_the_bundled_model(tmp_path):
     from asr.data.audio import write_audio
     from asr.data.resample import resample
     from asr.nn.checkpoint import load_state
-    from data_prep.tts_engines import Voice, synth_espeak
+    from data_prep.synth.engines import Voice, synth_espeak
 
     if not have_espeak():
         pytest.skip("espeak-ng is not installed (tools/install_deps.sh installs it)")

@@ -262,7 +262,7 @@ def test_conv_front_end_leaves_the_blank_plateau_with_the_defaults(tmp_path, mak
     """The conv front-end learns the small corpus the stacking model learns, with the default schedule.
 
     (This toy does not show why the front-end has a LayerNorm: it learns without one too. The demo
-    corpus showed it: recipes/synth_en/README.md, levers.)"""
+    corpus showed it: docs/experiments/synth_en/README.md, levers.)"""
     train_set, _ = _fake_set(tmp_path / "train", make_feature_dir, 64, seed=0)
     dev_set, dev_refs = _fake_set(tmp_path / "dev", make_feature_dir, 8, seed=1)
     torch.manual_seed(0)

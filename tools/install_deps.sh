@@ -3,7 +3,7 @@
 # write the files of the truncation tests, tests/test_truncation_table.py).
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
-# TTS voices of the synth_en corpus (data_prep/tts_engines.py): espeak-ng + MBROLA, flite, festival
+# TTS voices of the synth_en corpus (data_prep/synth/engines.py): espeak-ng + MBROLA, flite, festival
 # diphone/MBROLA voices, SVOX Pico and RHVoice. mbrola*, libttspico-utils and rhvoice* are in
 # Debian's contrib and non-free components, which this script enables (Debian 12 deb822 sources).
 PKGS="espeak-ng flite festival festvox-kallpc16k wordnet-base sctk sox libsox-fmt-all ffmpeg

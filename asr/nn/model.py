@@ -45,7 +45,7 @@ class ModelConfig:
     residual: bool = False  # add each layer's input to its output where their sizes match (layers 2..L)
     dropout: float = 0.2  # dropout between layers and before the output layer
     utt_cmn: bool = False  # subtract each utterance's mean feature vector after the global CMVN
-    upsample: int = 1  # output frames per LSTM step U (CTC frames of S/U input frames each; 2 with stack 6: README levers)
+    upsample: int = 1  # output frames per LSTM step U (CTC frames of S/U input frames each; 2 with stack 6: docs/experiments/synth_en, levers)
     vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
 
 

@@ -64,12 +64,6 @@ _ALTERNATION = re.compile(r"(^|\s)\{\s.*\s/\s.*\s\}(\s|$)")
 # ---------------------------------------------------------------- counts
 
 
-def tokenize(text: str, *, char_level: bool = False) -> list[str]:
-    """Words split on ASCII whitespace, or (char_level) the characters other than ASCII whitespace."""
-    words = split_words(text)
-    return list("".join(words)) if char_level else words
-
-
 def _chars(words: list[str]) -> list[str]:
     """The character tokens of words; an empty word (`;x` read by sclite) stays one empty token, as in sclite -c."""
     return list("".join(words)) if all(words) else [c for w in words for c in (w or ("",))]

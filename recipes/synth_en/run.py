@@ -31,9 +31,9 @@ from asr.fileio import atomic_write_lines
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import DecodingConfig, ModelStagesConfig
 from asr.recipe.table import model_stages
-from data_prep.synth_en import SynthConfig, prepare_synth_en
-from data_prep.tts_engines import Voice
-from data_prep.wordnet_text import synth_lm_sentences, wordnet_vocabulary
+from data_prep.synth.corpus import SynthConfig, prepare_synth_en
+from data_prep.synth.engines import Voice
+from data_prep.synth.wordnet_text import synth_lm_sentences, wordnet_vocabulary
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -54,7 +54,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         prepare_synth_en(work / cfg.corpus_dir, data, cfg.corpus, nj=cfg.nj)
         for s in ["train", *cfg.decode_sets]:
             read_datadir(data / s)
-        # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/wordnet_text.py)
+        # text for the word LM beyond the transcripts: never a dev or test sentence (data_prep/synth/wordnet_text.py)
         (data / "local").mkdir(exist_ok=True)
         atomic_write_lines(data / "local" / "lm_text.txt", synth_lm_sentences(Path(cfg.corpus.wordnet_dir)))
         atomic_write_lines(data / "local" / "lm_vocab.txt", wordnet_vocabulary(Path(cfg.corpus.wordnet_dir)))

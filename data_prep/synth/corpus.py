@@ -1,6 +1,6 @@
 """A synthesised English speech corpus: WordNet example sentences read by local TTS voices.
 
-    python -m data_prep.synth_en --audio-dir corpus/synth_en --data-root data --num-train 5000 --nj 2
+    python -m data_prep.synth.corpus --audio-dir corpus/synth_en --data-root data --num-train 5000 --nj 2
 
 Reads  /usr/share/wordnet/data.{noun,verb,adj,adv} (Debian wordnet-base).
 Writes <audio_dir>/<spk>/<utt>.flac (16 kHz mono 16-bit), <audio_dir>/synth_config.json,
@@ -52,8 +52,8 @@ from asr.data.augment import (
 from asr.data.datadir import DataDir, write_datadir
 from asr.data.resample import resample
 from asr.fileio import atomic_output
-from data_prep.synth_conditions import write_condition_sets
-from data_prep.synth_plan import (  # noqa: F401 (re-exported: the corpus's plan is part of this module's API)
+from data_prep.synth.conditions import write_condition_sets
+from data_prep.synth.plan import (  # noqa: F401 (re-exported: the corpus's plan is part of this module's API)
     DEFAULT_HELDOUT,
     DEFAULT_VOICES,
     SAMPLE_RATE,
@@ -64,14 +64,14 @@ from data_prep.synth_plan import (  # noqa: F401 (re-exported: the corpus's plan
     resolve_voice,
     utterance_rng,
 )
-from data_prep.tts_engines import (
+from data_prep.synth.engines import (
     SYNTH_FUNCTIONS,
     TTSError,
     Voice,
     check_espeak_variant,
 )
-from data_prep.tts_install import check_voices_installed
-from data_prep.wordnet_text import load_wordnet_sentences, split_of
+from data_prep.synth.install import check_voices_installed
+from data_prep.synth.wordnet_text import load_wordnet_sentences, split_of
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ and the plan of every utterance (`plan_corpus`: sentence, voice, split, id, audi
 Utterance i of a split reads the i-th sentence of that split's seeded shuffle with voice i mod
 #voices (held-out voices read dev and test only); `kokoro:*` slots resolve to one seeded blend per
 utterance (`resolve_voice`); each utterance's random draws come from `utterance_rng(seed, split, i)`,
-so the corpus is the same for any number of workers. data_prep.synth_en makes the audio.
+so the corpus is the same for any number of workers. data_prep.synth.corpus makes the audio.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from asr.data.augment import CHANNELS
-from data_prep import kokoro
-from data_prep.synth_conditions import CONDITION_SETS
-from data_prep.tts_engines import Voice
-from data_prep.wordnet_text import split_of
+from data_prep.synth import kokoro
+from data_prep.synth.conditions import CONDITION_SETS
+from data_prep.synth.engines import Voice
+from data_prep.synth.wordnet_text import split_of
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ reads, their train/dev/test split, and the extra text of its word LM.
 The LM text never holds an example sentence of the dev or test split, nor any quoted example
 inside a gloss (the dev and test sentences live there).
 
-    .venv/bin/python -m data_prep.wordnet_text data/local/lm_text.txt      # what stage 0 of synth_en writes
-    .venv/bin/python -m data_prep.wordnet_text --vocab data/local/lm_vocab.txt
+    .venv/bin/python -m data_prep.synth.wordnet_text data/local/lm_text.txt      # what stage 0 of synth_en writes
+    .venv/bin/python -m data_prep.synth.wordnet_text --vocab data/local/lm_vocab.txt
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from asr.fileio import atomic_write_lines
-from data_prep.tts_engines import check_text_source_allowed
+from data_prep.synth.engines import check_text_source_allowed
 
 _ROMAN = re.compile(r"m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 # Abbreviations that the engines expand ("etc" -> "et cetera"), so audio and text would differ.

@@ -4,11 +4,11 @@ Two ablations, each a pair of work dirs whose data/train are subsets of the same
 of a finished work dir's data/train (features, text and speakers; every other data set and data/lang
 are links to the source's):
 
-    python recipes/synth_en/local/voice_ablation.py voices SRC_WORK_DIR OUT_DIR
+    python docs/experiments/synth_en/voice_ablation.py voices SRC_WORK_DIR OUT_DIR
         OUT_DIR/half_voices: a seeded half of the voices of each engine (the speaker id's first field:
         espeak, festival, ...), every utterance of them; OUT_DIR/all_voices: as many utterances, spread
         evenly over every voice. Same hours, twice the voices.
-    python recipes/synth_en/local/voice_ablation.py kokoro SRC_WORK_DIR OUT_DIR --utts 7200 [--kokoro 1200]
+    python docs/experiments/synth_en/voice_ablation.py kokoro SRC_WORK_DIR OUT_DIR --utts 7200 [--kokoro 1200]
         OUT_DIR/no_kokoro: --utts utterances spread evenly over the voices that are not Kokoro blends;
         OUT_DIR/kokoro: every Kokoro-blend utterance (`kokoro-*` speakers) and the rest from the others
         (OUT_DIR/kokoro_1200 with --kokoro 1200: a seeded sample of that many of them).
@@ -18,10 +18,10 @@ Each dir then trains and decodes with the recipe (`run.py --config conf/default.
 groups, each given as NAME=PATTERN,PATTERN (fnmatch patterns of speaker ids; a speaker no group takes
 is in `train` when that dir's data/train holds it, else in `other`):
 
-    python recipes/synth_en/local/voice_ablation.py score OUT_DIR/half_voices OUT_DIR/all_voices \\
+    python docs/experiments/synth_en/voice_ablation.py score OUT_DIR/half_voices OUT_DIR/all_voices \\
         --sets test --group heldout=pico-en-gb,espeak-mb-en1,festival-en1-mbrola,rhvoice-bdl,hibari-heart
 
-Results: recipes/synth_en/README.md ("How much do more voices buy?", "Kokoro blends at the same hours").
+Results: docs/experiments/synth_en/README.md ("How much do more voices buy?", "Kokoro blends at the same hours").
 """
 
 from __future__ import annotations

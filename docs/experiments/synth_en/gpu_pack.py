@@ -8,9 +8,9 @@ tokens.txt, and the GPU machine rebuilds data/{train,dev} from them, computes fe
 ~0.9 against a feature std of ~3.2), and is then decoded here on the original features.
 
     # here, after `run.py --stop-stage 3` (or `make demo`) made data/ and the corpus:
-    python recipes/synth_en/local/gpu_pack.py pack --data recipes/synth_en/data --out .gpu/pack --max-train-hours 8.5
-    # there, from the repository root (see recipes/synth_en/local/gpu_train.sh):
-    python3 recipes/synth_en/local/gpu_pack.py unpack --pack .gpu/pack --data /tmp/w/data
+    python docs/experiments/synth_en/gpu_pack.py pack --data recipes/synth_en/data --out .gpu/pack --max-train-hours 8.5
+    # there, from the repository root (see docs/experiments/synth_en/gpu_train.sh):
+    python3 docs/experiments/synth_en/gpu_pack.py unpack --pack .gpu/pack --data /tmp/w/data
 """
 
 from __future__ import annotations

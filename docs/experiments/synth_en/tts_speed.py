@@ -1,9 +1,9 @@
-"""Synthesis speed of each TTS voice, in x real time on one core (the numbers in ../README.md).
+"""Synthesis speed of each TTS voice, in x real time on one core (the numbers in README.md).
 
-    .venv/bin/python recipes/synth_en/local/tts_speed.py [--num 40] [voice ...]
+    .venv/bin/python docs/experiments/synth_en/tts_speed.py [--num 40] [voice ...]
 
 Reads the first --num training sentences of the corpus (WordNet) with each voice through
-data_prep.synth_en.synthesize (engine + resampling to 16 kHz, no augmentation or FLAC writing),
+data_prep.synth.corpus.synthesize (engine + resampling to 16 kHz, no augmentation or FLAC writing),
 one utterance after another in this one process, at random rate and pitch like the corpus.
 Prints one line per voice: seconds of audio / seconds of wall time.
 """
@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from data_prep.synth_en import SynthConfig, synthesize  # noqa: E402
-from data_prep.tts_engines import Voice  # noqa: E402
-from data_prep.tts_install import check_voice_installed  # noqa: E402
-from data_prep.wordnet_text import load_wordnet_sentences, split_of  # noqa: E402
+from data_prep.synth.corpus import SynthConfig, synthesize  # noqa: E402
+from data_prep.synth.engines import Voice  # noqa: E402
+from data_prep.synth.install import check_voice_installed  # noqa: E402
+from data_prep.synth.wordnet_text import load_wordnet_sentences, split_of  # noqa: E402
 
 ALL_VOICES = [
     "espeak:en-us+f3", "espeak:mb-us1", "espeak:mb-us2", "espeak:mb-us3", "espeak:mb-en1",

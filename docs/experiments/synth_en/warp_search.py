@@ -8,9 +8,9 @@ all output frames (`maxprob`), over non-blank frames (`nonblank`), or the mean e
 (`entropy`, lower wins). The `oracle` row picks the factor with the fewest character errors
 (the ceiling of any criterion). Greedy CER / WER %, seen and held-out voices apart:
 
-    python recipes/synth_en/local/warp_search.py EXP_DIR DATA_DIR --heldout pico-en-gb,rhvoice-bdl
+    python docs/experiments/synth_en/warp_search.py EXP_DIR DATA_DIR --heldout pico-en-gb,rhvoice-bdl
 
-Results: recipes/synth_en/README.md ("Test-time warp search").
+Results: docs/experiments/synth_en/README.md ("Test-time warp search").
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ only lm_weight and word_score change), through the recipe's own decode loop (asr
 decode_sets: the model once per batch, every point on it), and prints tuned WER % per set for all
 utterances, the seen speakers and the --heldout ones:
 
-    python recipes/synth_en/local/lm_weight_split.py EXP_DIR DATA_ROOT --sets dev test --heldout pico-en-gb,rhvoice-bdl
+    python docs/experiments/synth_en/lm_weight_split.py EXP_DIR DATA_ROOT --sets dev test --heldout pico-en-gb,rhvoice-bdl
 
-Results: recipes/synth_en/README.md ("The bundled model").
+Results: docs/experiments/synth_en/README.md ("The bundled model").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""In-process espeak-ng (the espeakng-loader wheel) as a drop-in for data_prep.tts_engines.synth_espeak.
+"""In-process espeak-ng (the espeakng-loader wheel) as a drop-in for data_prep.synth.engines.synth_espeak.
 
 For the GPU proxy (proxy.py) only: a machine without the espeak-ng binary. Not bit-exact
 with the subprocess engine; same voice names, rate and pitch mapping.
@@ -10,7 +10,7 @@ import ctypes
 import espeakng_loader
 import numpy as np
 
-from data_prep import tts_engines as te
+from data_prep.synth import engines as te
 
 _lib = None
 _buf = []
@@ -55,7 +55,7 @@ def synth_espeak(text: str, voice: te.Voice, rate: float, pitch: float) -> tuple
 
 def patch() -> None:
     """Make data_prep use this engine for espeak voices, without the binary's checks."""
-    from data_prep import synth_en as se
+    from data_prep.synth import corpus as se
 
     te.SYNTH_FUNCTIONS["espeak"] = synth_espeak  # the dict synth_en reads
     se.check_espeak_variant = lambda voice: None  # it runs the binary

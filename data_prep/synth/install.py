@@ -1,5 +1,5 @@
 """Is a TTS voice installed here? The Debian package (or, for hibari and Kokoro, the PyPI packages and
-voice tables) each voice still needs, and one-line errors naming them (data_prep.tts_engines drives
+voice tables) each voice still needs, and one-line errors naming them (data_prep.synth.engines drives
 the engines)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from data_prep import kokoro
-from data_prep.tts_engines import ESPEAK_MBROLA_VOICES, TTSError, Voice
+from data_prep.synth import kokoro
+from data_prep.synth.engines import ESPEAK_MBROLA_VOICES, TTSError, Voice
 
 # Debian packages: engine programs, and voice data (MBROLA databases, festival voice dirs).
 _ENGINE_PACKAGES = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "festival", "pico2wave": "libttspico-utils",

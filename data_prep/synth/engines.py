@@ -1,15 +1,15 @@
 """Thin wrappers around seven local text-to-speech engines: espeak-ng (also driving MBROLA
 voices), flite, festival (diphone and MBROLA voices), SVOX Pico, RHVoice, hibari (a small
 neural model distilled from Kokoro-82M) and Kokoro-82M itself (both in-process through onnxruntime;
-data_prep/kokoro.py finds Kokoro's model and voice tables).
+data_prep/synth/kokoro.py finds Kokoro's model and voice tables).
 
 A voice is written `<engine>:<name>`, e.g. `espeak:en-us+f3`, `espeak:mb-us1`, `flite:awb`,
 `festival:rab_diphone`, `pico:en-GB`, `rhvoice:alan`, `hibari:heart`, `kokoro:af_bella`,
 `kokoro:am_adam+bf_emma` (a blend of two Kokoro voices); in a corpus's voice list `kokoro:*` is one
-slot whose every utterance gets its own blend (data_prep.synth_en.resolve_voice). Only the voices that `check_voice_allowed`
+slot whose every utterance gets its own blend (data_prep.synth.corpus.resolve_voice). Only the voices that `check_voice_allowed`
 accepts may be used: every other voice on the machine is reserved for a hidden evaluation, and
 the reserved ones it knows (`RESERVED_VOICES`, any `slt`) are refused by name.
-`data_prep.tts_install.check_voice_installed` says which Debian package a missing voice needs.
+`data_prep.synth.install.check_voice_installed` says which Debian package a missing voice needs.
 
 Each engine returns mono float32 samples [S] in [-1, 1] at the engine's own rate; the
 caller resamples. `rate` and `pitch` are factors relative to the voice's default
@@ -39,7 +39,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.errors import AsrError
-from data_prep.kokoro import KOKORO_VOICES, is_allowed_name
+from data_prep.synth.kokoro import KOKORO_VOICES, is_allowed_name
 
 ENGINES = ("espeak", "flite", "festival", "pico", "rhvoice", "hibari", "kokoro")
 # espeak-ng English voices (file names that `espeak-ng -v` accepts with a +variant).
@@ -309,7 +309,7 @@ def synth_rhvoice(text: str, voice: Voice, rate: float, pitch: float) -> tuple[n
 
 
 _HIBARI: dict[str, object] = {}  # voice name -> hibari.Hibari, one per process
-_KOKORO: list[object] = []  # the one data_prep.kokoro.Kokoro of this process
+_KOKORO: list[object] = []  # the one data_prep.synth.kokoro.Kokoro of this process
 HIBARI_RATE = 24000  # hibari's and Kokoro's
 HIBARI_RATE_STEP = 400
 HIBARI_SEED = 0
@@ -350,13 +350,13 @@ def synth_hibari(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np
 
 
 def synth_kokoro(text: str, voice: Voice, rate: float, pitch: float) -> tuple[np.ndarray, int]:
-    """Kokoro-82M (in-process, 24 kHz, data_prep/kokoro.py): speed control only, so pitch is a
+    """Kokoro-82M (in-process, 24 kHz, data_prep/synth/kokoro.py): speed control only, so pitch is a
     sample-rate relabelling like hibari's (`_relabelled`). A blend `a+b` reads with the mean style."""
-    from data_prep.kokoro import MIX, Kokoro, KokoroError, missing
+    from data_prep.synth.kokoro import MIX, Kokoro, KokoroError, missing
 
     if voice.name == MIX:
         raise TTSError(f"voice '{voice}' is a slot of a corpus (a new blend per utterance, "
-                       "data_prep.synth_en.resolve_voice); name a voice or a blend, e.g. kokoro:af_bella+bm_george")
+                       "data_prep.synth.corpus.resolve_voice); name a voice or a blend, e.g. kokoro:af_bella+bm_george")
     if not _KOKORO:
         need = missing()
         if need is not None:

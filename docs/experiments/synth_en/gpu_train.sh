@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# Stage 1 (train and dev only) and stage 4 of conf/gpu.yaml on a GPU machine without TTS engines, from a
-# corpus packed here by local/gpu_pack.py; the model comes back in float16 (asr export's --half format).
+# Stage 1 (train and dev only) and stage 4 of docs/experiments/synth_en/gpu.yaml on a GPU machine without TTS engines, from a
+# corpus packed here by gpu_pack.py; the model comes back in float16 (asr export's --half format).
 #
-#     bash recipes/synth_en/local/gpu_train.sh PACK_DIR|PACK.zip OUT_DIR [CONFIG] [TRAIN_TIMEOUT_S]
+#     bash docs/experiments/synth_en/gpu_train.sh PACK_DIR|PACK.zip OUT_DIR [CONFIG] [TRAIN_TIMEOUT_S]
 #
 # Run from the repository root. OUT_DIR gets model.pt (float16), config.yaml, tokens.txt, cmvn.stats,
 # train.log and curves.png: copy them into recipes/synth_en/exp/<tag>/ here, then run stages 5-7:
-#     .venv/bin/python recipes/synth_en/run.py --config conf/gpu.yaml --stage 5   (README: "Trained on a GPU")
+#     .venv/bin/python recipes/synth_en/run.py --config docs/experiments/synth_en/gpu.yaml --stage 5   (README: "Trained on a GPU")
 set -u
-pack=$1 out=$2 config=${3:-recipes/synth_en/conf/gpu.yaml} limit=${4:-420}
+pack=$1 out=$2 config=${3:-docs/experiments/synth_en/gpu.yaml} limit=${4:-420}
 work=/tmp/gpu_work
 mkdir -p "$out"
 if [[ $pack == *.zip ]]; then  # one stored zip of the pack folder: what a size-capped transfer carries best
     python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('/tmp/gpu_pack')" "$pack" || exit 1
     pack=/tmp/gpu_pack/pack
 fi
-python3 recipes/synth_en/local/gpu_pack.py unpack --pack "$pack" --data $work/data || exit 1
-python3 recipes/synth_en/local/gpu_pack.py features --config "$config" --data $work/data --nj 16 || exit 1
+python3 docs/experiments/synth_en/gpu_pack.py unpack --pack "$pack" --data $work/data || exit 1
+python3 docs/experiments/synth_en/gpu_pack.py features --config "$config" --data $work/data --nj 16 || exit 1
 t0=$(date +%s)
 timeout "$limit" python3 recipes/synth_en/run.py --config "$config" --work-dir $work --stage 4 --stop-stage 4 \
     --device "${DEVICE:-cuda}" 2>"$out/train_stderr.log"

