@@ -56,7 +56,7 @@ class PeerBiLSTM(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack, cfg.conv_proj)
+        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.conv_stride, cfg.conv_proj)
                          if cfg.frontend == "conv" else None)
         in_dim = self.frontend.output_dim if self.frontend is not None else cfg.input_dim * cfg.stack
         self.lstm = nn.LSTM(in_dim, cfg.hidden, num_layers=cfg.layers, bidirectional=True,
@@ -249,7 +249,7 @@ def main_loader(args, cfg: ModelConfig, max_frames: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, dev_dir = write_random_data(Path(tmp), args.hours, cfg.input_dim, seed=0)
         if rank() == 0:
-            print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; one epoch of {args.hours} h; {where}; "
+            print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.subsampling}; one epoch of {args.hours} h; {where}; "
                   f"world size {torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1}")
         for frames in max_frames:
             for workers in args.workers:
@@ -284,7 +284,7 @@ def gemm_gflops(steps: int, size: int = 2048) -> float:
 
 def time_lstm_layers(model: BiLSTMCTC, in_dim: int, batch: int, frames: int, steps: int) -> float:
     """Seconds per forward + backward of the model's BiLSTM layers alone (frames: input frames)."""
-    t = -(-frames // model.cfg.stack)
+    t = -(-frames // model.cfg.subsampling)
     x = torch.randn(batch, t, in_dim, requires_grad=True)
     lengths = torch.full((batch,), t)
 
@@ -308,7 +308,7 @@ def report_flops(cfg: ModelConfig, batch: int, frames: int, steps: int) -> None:
         raise SystemExit("--flops counts plain BiLSTM layers; this config has proj > 0")
     model = BiLSTMCTC(cfg)
     in_dim = model.frontend.output_dim if model.frontend is not None else cfg.input_dim * cfg.stack
-    t_out = -(-frames // cfg.stack)
+    t_out = -(-frames // cfg.subsampling)
     lstm_flops = 3 * 2 * lstm_macs_per_frame(cfg, in_dim) * batch * t_out  # forward + backward (2x forward)
     peak = gemm_gflops(max(steps, 5))
     lstm_s = time_lstm_layers(model, in_dim, batch, frames, steps)
@@ -352,7 +352,7 @@ def main() -> None:
     frames = int(args.seconds * 100)
     batch = max(1, max_frames // frames)
     if args.procs:
-        print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; global batch {batch} x {args.seconds} s; "
+        print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.subsampling}; global batch {batch} x {args.seconds} s; "
               f"CPU data parallel ({torch.get_num_threads()} cores seen)")
         for n in args.procs:
             speed = time_data_parallel(cfg, n, batch, frames, args.steps)
@@ -362,7 +362,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = bool(raw.get("train", {}).get("mkldnn_lstm", True))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} thread(s)"
-    print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.stack}; batch {batch} x {args.seconds} s; {where}")
+    print(f"model {cfg.layers}x{cfg.hidden} {cfg.frontend} x{cfg.subsampling}; batch {batch} x {args.seconds} s; {where}")
     if args.flops:
         if device.type != "cpu":
             raise SystemExit("--flops is a CPU report")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -137,7 +138,7 @@ def test_dropout_only_in_training_mode():
 def test_conv_frontend_shapes_match_stacking(stack):
     lengths = torch.tensor([10, 7, 1, 9])
     x = torch.randn(4, 10, 4)
-    conv, n_conv = _model(frontend="conv", conv_channels=3, stack=stack)(x, lengths)
+    conv, n_conv = _model(frontend="conv", conv_channels=3, conv_stride=stack)(x, lengths)
     _, n_stack = _model(stack=stack)(x, lengths)
     assert conv.shape == (4, math.ceil(10 / stack), 7)
     assert n_conv.tolist() == n_stack.tolist()
@@ -146,9 +147,9 @@ def test_conv_frontend_shapes_match_stacking(stack):
 def test_conv_frontend_at_stride_6_hears_every_frame():
     """Stride 6 runs as 2 x 3 (conv1, conv2): every input frame moves the output, where a 3-frame kernel at
     stride 6 would skip frames. Strides up to 4 keep conv1 at stride 1."""
-    model = _model(frontend="conv", conv_channels=16, input_dim=16, stack=6)
+    model = _model(frontend="conv", conv_channels=16, input_dim=16, conv_stride=6)
     assert (model.frontend.conv1.stride[0], model.frontend.conv2.stride[0]) == (2, 3)
-    assert _model(frontend="conv", conv_channels=3, stack=4).frontend.conv2.stride[0] == 4
+    assert _model(frontend="conv", conv_channels=3, conv_stride=4).frontend.conv2.stride[0] == 4
     x = torch.randn(1, 22, 16, requires_grad=True)  # (at 24 frames conv2's last step ends a conv1 frame early)
     log_probs, _ = model(x, torch.tensor([22]))
     (log_probs * torch.randn(log_probs.shape)).sum().backward()
@@ -165,7 +166,7 @@ def test_conv_frontend_output_dim_for_odd_feature_sizes():
 @pytest.mark.parametrize("conv_proj,stack", [(0, 3), (5, 3), (0, 6)])
 def test_conv_frontend_ignores_padding_and_batch_mates(conv_proj, stack):
     """Frames past a length are zeroed before each convolution: alone == in a batch, whatever the padding holds."""
-    model = _model(frontend="conv", conv_channels=3, hidden=6, conv_proj=conv_proj, stack=stack)
+    model = _model(frontend="conv", conv_channels=3, hidden=6, conv_proj=conv_proj, conv_stride=stack)
     x = torch.randn(3, 14, 4)
     lengths = torch.tensor([14, 8, 5])
     noisy = x.clone()
@@ -258,6 +259,38 @@ def test_upsample_gives_u_output_frames_per_lstm_step_in_time_order():
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 6))
     alone, _ = model(x[1:, :6], lengths[1:])
     torch.testing.assert_close(log_probs[1, :4], alone[0], atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="upsample must divide stack"):
+    with pytest.raises(ValueError, match="upsample must divide the time subsampling"):
         _model(stack=3, upsample=2)
     assert output_frame_seconds(10.0, 6, 2) == pytest.approx(0.03) == output_frame_seconds(10.0, 3)
+
+
+def test_build_model_knows_one_architecture_and_the_conv_stride_is_its_own_key():
+    from asr.config import ConfigError
+    from asr.nn.model import build_model
+
+    assert isinstance(build_model(ModelConfig(input_dim=4, hidden=5, layers=1, vocab_size=7)), BiLSTMCTC)
+    with pytest.raises(ConfigError, match="model.arch: unknown architecture 'conformer'; known: bilstm_ctc"):
+        build_model(ModelConfig(arch="conformer", vocab_size=7))
+    # the stack front-end subsamples by `stack`, the conv one by `conv_stride`; each ignores the other's key
+    cfg = ModelConfig(input_dim=4, hidden=5, layers=1, vocab_size=7, frontend="conv", conv_channels=3, conv_stride=2, stack=6)
+    assert cfg.subsampling == 2 and build_model(cfg)(torch.zeros(1, 10, 4), torch.tensor([10]))[0].shape[1] == 5
+    assert ModelConfig(stack=6, conv_stride=2).subsampling == 6
+
+
+def test_model_directories_written_before_arch_keep_their_conv_stride(tmp_path):
+    """Before `arch` and `conv_stride`, the conv front-end's stride was `stack`: a config.yaml without `arch`
+    (models/en_synth's, models/en's) loads with conv_stride = stack; one with `arch` is read as written."""
+    import yaml
+
+    from asr.nn.modeldir import ModelDir
+
+    old = {"input_dim": 4, "stack": 6, "frontend": "conv", "conv_channels": 3, "hidden": 5, "layers": 1, "vocab_size": 7}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"model": old, "features": {"num_mel_bins": 4}}))
+    model_cfg, _ = ModelDir(tmp_path).read_config()
+    assert model_cfg.arch == "bilstm_ctc" and model_cfg.conv_stride == 6 and model_cfg.subsampling == 6
+    new = {**old, "arch": "bilstm_ctc", "conv_stride": 3}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"model": new, "features": {"num_mel_bins": 4}}))
+    assert ModelDir(tmp_path).read_config()[0].subsampling == 3
+    for name in ("en", "en_synth"):  # the bundled models: written before arch, conv with stack 3
+        bundled = ModelDir(Path(__file__).resolve().parents[1] / "models" / name).read_config()[0]
+        assert (bundled.frontend, bundled.conv_stride, bundled.subsampling) == ("conv", 3, 3)

@@ -1,4 +1,6 @@
-"""BiLSTM-CTC acoustic model (EESEN / DeepSpeech2 style).
+"""BiLSTM-CTC acoustic model (EESEN / DeepSpeech2 style), and build_model, the one way to make one.
+
+    model = build_model(ModelConfig(arch="bilstm_ctc", vocab_size=29))   # the recipe, training, ModelDir
 
     feats [N, T, D] --CMVN--> --stack x S--> [N, T/S, S*D] --BiLSTM x L--> [N, T/S, 2H or P]
           --Linear--> log-probs [N, T', V] with T' = ceil(T / S) * U
@@ -7,7 +9,7 @@ With `utt_cmn: true` each utterance's own mean (over its frames, not the padding
 the global CMVN: cepstral mean normalisation, which removes a stationary channel (a telephone band, a
 microphone's colour) from log-mel features.
 
-With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller):
+With `frontend: conv` two 3x3 convolutions replace the stacking (ESPnet's VGG-BLSTM, smaller), S = conv_stride:
     [N, 1, T, D] --conv 3x3, C ch, stride (S1, 2), ReLU--> [N, C, T/S1, D/2]
                  --conv 3x3, C ch, stride (S2, 2), ReLU--> [N, C, ceil(T/S), D/4] -> [N, T', C*D/4]
                  (--Linear--> [N, T', P] with conv_proj P > 0) --LayerNorm-->
@@ -31,12 +33,19 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from asr.config import ConfigError
+
+
+ARCHS = ("bilstm_ctc",)  # what model.arch may name (build_model); a registry once a second one earns its place
+
 
 @dataclass
 class ModelConfig:
+    arch: str = "bilstm_ctc"  # the architecture (ARCHS); model directories written before this key are bilstm_ctc
     input_dim: int = 80  # feature dimension D
-    stack: int = 3  # time subsampling factor S: frames concatenated per step (or the conv's time stride)
     frontend: str = "stack"  # stack (concatenate S frames) or conv (two 3x3 convolutions, see above)
+    stack: int = 3  # stack front-end only: frames concatenated per LSTM step (its time subsampling S)
+    conv_stride: int = 3  # conv front-end only: time stride of the two convolutions together (its S)
     conv_channels: int = 32  # conv front-end only: channels C of both convolutions
     conv_proj: int = 0  # conv front-end only: if > 0, a linear map of its C*D/4 outputs to this size (before the LayerNorm)
     hidden: int = 256  # LSTM cells per direction H
@@ -47,6 +56,19 @@ class ModelConfig:
     utt_cmn: bool = False  # subtract each utterance's mean feature vector after the global CMVN
     upsample: int = 1  # output frames per LSTM step U (CTC frames of S/U input frames each; 2 with stack 6: docs/experiments/synth_en, levers)
     vocab_size: int = 0  # output tokens V incl. blank; filled from tokens.txt at training time
+
+    @property
+    def subsampling(self) -> int:
+        """S: input frames per LSTM step, whichever front-end makes them."""
+        return self.conv_stride if self.frontend == "conv" else self.stack
+
+    @classmethod
+    def upgrade(cls, data: dict) -> dict:
+        """A model directory's `model:` mapping as this version reads it. Before `arch` existed, the conv
+        front-end's stride was `stack`: such a mapping (no `arch` key) gets conv_stride = stack."""
+        if "arch" in data or data.get("frontend") != "conv":
+            return data
+        return {**data, "conv_stride": data.get("stack", cls.stack)}
 
 
 def utterance_mean_normalised(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -148,7 +170,7 @@ class BiLSTMCTC(nn.Module):
         if cfg.frontend not in FRONTENDS:
             raise ValueError(f"ModelConfig.frontend must be one of {', '.join(FRONTENDS)}, got {cfg.frontend!r}")
         self.cmvn = GlobalCMVN(cfg.input_dim)
-        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.stack, cfg.conv_proj)
+        self.frontend = (ConvFrontend(cfg.input_dim, cfg.conv_channels, cfg.conv_stride, cfg.conv_proj)
                          if cfg.frontend == "conv" else None)
         self.lstms = nn.ModuleList()
         self.projs = nn.ModuleList()
@@ -161,8 +183,8 @@ class BiLSTMCTC(nn.Module):
                 out_dim = cfg.proj
             in_dim = out_dim
         self.dropout = nn.Dropout(cfg.dropout)
-        if cfg.upsample < 1 or cfg.stack % cfg.upsample:
-            raise ValueError(f"ModelConfig.upsample must divide stack ({cfg.stack}), got {cfg.upsample}")
+        if cfg.upsample < 1 or cfg.subsampling % cfg.upsample:
+            raise ValueError(f"ModelConfig.upsample must divide the time subsampling ({cfg.subsampling}), got {cfg.upsample}")
         self.output = nn.Linear(in_dim, cfg.upsample * cfg.vocab_size)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,6 +210,14 @@ class BiLSTMCTC(nn.Module):
         return logits.log_softmax(dim=-1), out_lengths * u
 
 
-def output_frame_seconds(frame_shift_ms: float, stack: int, upsample: int = 1) -> float:
-    """Seconds per output frame: the feature hop times the model's frame stacking, over its upsampling."""
-    return frame_shift_ms * stack / upsample / 1000.0
+def output_frame_seconds(frame_shift_ms: float, subsampling: int, upsample: int = 1) -> float:
+    """Seconds per output frame: the feature hop times the model's time subsampling, over its upsampling."""
+    return frame_shift_ms * subsampling / upsample / 1000.0
+
+
+def build_model(cfg: ModelConfig) -> BiLSTMCTC:
+    """The acoustic model that cfg describes (untrained): what the recipe, training, a model directory
+    and export all build through."""
+    if cfg.arch not in ARCHS:
+        raise ConfigError(f"model.arch: unknown architecture {cfg.arch!r}; known: {', '.join(ARCHS)}")
+    return BiLSTMCTC(cfg)

@@ -25,7 +25,7 @@ from asr.data.tokens import TokenTable, read_tokens
 from asr.decoding.base import DecoderConfig
 from asr.errors import AsrError, MissingInputError
 from asr.nn.checkpoint import load_state
-from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.model import BiLSTMCTC, ModelConfig, build_model
 
 
 class ModelDirError(AsrError, RuntimeError):
@@ -71,7 +71,7 @@ class ModelDir:
         import yaml
 
         data = yaml.safe_load(path.read_text()) or {}
-        return (from_dict(ModelConfig, data.get("model", {}), f"{path}:model"),
+        return (from_dict(ModelConfig, ModelConfig.upgrade(data.get("model", {})), f"{path}:model"),
                 from_dict(FbankConfig, data.get("features", {}), f"{path}:features"))
 
     def read_tokens(self) -> TokenTable:
@@ -89,7 +89,7 @@ class ModelDir:
     def build_model(self, device: torch.device | str = "cpu") -> BiLSTMCTC:
         """The model of config.yaml with the weights of model.pt, on `device`, in eval mode."""
         model_cfg, _ = self.read_config()
-        model = BiLSTMCTC(model_cfg)
+        model = build_model(model_cfg)
         model.load_state_dict(self.load_weights())
         return model.to(device).eval()
 

@@ -30,7 +30,7 @@ from asr.nn.checkpoint import (
     load_state,
     save_atomic,
 )
-from asr.nn.model import BiLSTMCTC
+from asr.nn.model import BiLSTMCTC, build_model
 from asr.scoring.wer import score
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def _train_worker(
     if world > 1:
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
         torch.set_num_threads(1)
-    model = BiLSTMCTC(model_spec[0])  # rebuilt from config + weights rather than unpickled
+    model = build_model(model_spec[0])  # rebuilt from config + weights rather than unpickled
     model.load_state_dict(model_spec[1])
     try:
         _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)

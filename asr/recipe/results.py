@@ -41,7 +41,7 @@ def _training_summary(exp_dir: Path) -> list[str]:
             f"({speed:.0f}x real time), final dev CER {history[-1]['dev_cer']:.2f}%"
         )
     nparams = sum(v.numel() for v in md.load_weights().values() if v.is_floating_point())
-    front = (f"conv front-end ({model_cfg.conv_channels} channels, time stride {model_cfg.stack})"
+    front = (f"conv front-end ({model_cfg.conv_channels} channels, time stride {model_cfg.conv_stride})"
              if model_cfg.frontend == "conv" else f"stacking x{model_cfg.stack}")
     if model_cfg.utt_cmn:
         front += ", per-utterance mean normalisation"

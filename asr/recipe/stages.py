@@ -51,7 +51,7 @@ from asr.decoding.lm import (
 from asr.errors import MissingInputError
 from asr.lm import LMConfig
 from asr.nn.distributed import barrier, rank
-from asr.nn.model import BiLSTMCTC, ModelConfig
+from asr.nn.model import ModelConfig, build_model
 from asr.nn.modeldir import ModelDir
 from asr.nn.train import TrainConfig, train
 
@@ -280,7 +280,7 @@ def train_stage(
         shutil.copy(init / ModelDir.CMVN if init else data / "train" / "cmvn.stats", exp / ModelDir.CMVN)
     barrier()
     torch.manual_seed(train_cfg.seed)  # the initial weights: the same on every rank and in every run
-    model = BiLSTMCTC(model_cfg)
+    model = build_model(model_cfg)
     mean, istd = read_cmvn(exp / ModelDir.CMVN).mean_istd()
     model.cmvn.mean.copy_(torch.from_numpy(mean))
     model.cmvn.istd.copy_(torch.from_numpy(istd))

@@ -57,7 +57,7 @@ class Recognizer:
     @property
     def frame_seconds(self) -> float:
         """Seconds per output frame of the model."""
-        return output_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.stack, self.model_cfg.upsample)
+        return output_frame_seconds(self.fbank_cfg.frame_shift_ms, self.model_cfg.subsampling, self.model_cfg.upsample)
 
     def use_decoder(self, decoder: str | DecoderConfig) -> None:
         """Switch decoders: a kind ('greedy', 'beam', 'lm' with the directory's defaults) or a DecoderConfig."""
