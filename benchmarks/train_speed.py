@@ -22,9 +22,9 @@ direction) against torch.mm's on 2048 x 2048 fp32 matrices, the same run's peer:
 
 --procs N times the training code's own CPU data parallelism (asr.nn.train with train.num_procs, or
 torchrun on the CPU): N one-thread gloo processes, each on its share of the global batch, gradients
-summed in one flat all-reduce per step (asr.nn.train._sync_grads).
+summed in one flat all-reduce per step (asr.nn.distributed.sum_gradients).
 
---workers N ... times the whole training loop instead (asr.nn.train.train, one epoch): features read
+--workers N ... times the whole training loop instead (asr.nn.launch.train, one epoch): features read
 from an ark on disk, padded and SpecAugmented in the loop (0) or by N worker processes, on random
 "features" of 1-6 s utterances (--hours of them) with random transcripts. It prints × real time per
 epoch (the training log's own figure) and, on CUDA, the GPU's mean utilisation while it trained
@@ -109,7 +109,7 @@ def time_model(model: nn.Module, device: torch.device, batch: int, frames: int, 
 def _ddp_worker(rank: int, world: int, init: str, cfg: ModelConfig, batch: int, frames: int, steps: int, out) -> None:
     import torch.distributed as dist
 
-    from asr.nn.train import _sync_grads
+    from asr.nn.distributed import sum_gradients as _sync_grads
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.set_num_threads(1)
@@ -223,7 +223,8 @@ def time_training(cfg: ModelConfig, train_dir: Path, dev_dir: Path, device: torc
     from asr.data.datadir import read_table
     from asr.data.tokens import build_token_table
     from asr.nn.checkpoint import load_state
-    from asr.nn.train import TrainConfig, train
+    from asr.nn.launch import train
+    from asr.nn.schedule import TrainConfig
 
     texts = {d: read_table(d / "text") for d in (train_dir, dev_dir)}
     tokens = build_token_table([t for d in texts.values() for t in d.values()])

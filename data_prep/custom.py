@@ -45,13 +45,13 @@ from data_prep.common import (
     PrepReport,
     RejectedText,
     Utterance,
-    hash_split,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
     safe_id,
     write_prepared_sets,
 )
+from data_prep.sets import hash_split
 
 log = logging.getLogger(__name__)
 

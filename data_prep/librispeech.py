@@ -36,15 +36,14 @@ from data_prep.common import (
     PrepError,
     PrepReport,
     RejectedText,
-    SetSpec,
     Utterance,
-    assemble_sets,
     audio_by_id,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
     write_prepared_dir,
 )
+from data_prep.sets import SetSpec, assemble_sets
 from data_prep.download import download_and_extract
 
 log = logging.getLogger(__name__)

@@ -30,12 +30,12 @@ from data_prep.common import (
     PrepReport,
     RejectedText,
     Utterance,
-    hash_split,
     normalise_text,
     prep_arg_parser,
     run_prep_cli,
     write_prepared_sets,
 )
+from data_prep.sets import hash_split
 from data_prep.download import download_and_extract
 
 URL = "https://data.keithito.com/data/speech/LJSpeech-1.1.tar.bz2"

@@ -85,7 +85,7 @@ def train_digit_model(out_dir: Path, seed: int = 0, epochs: int = 16) -> Path:
     from asr.data.features import FbankConfig
     from asr.data.specaug import SpecAugConfig
     from asr.nn.model import ModelConfig
-    from asr.nn.train import TrainConfig
+    from asr.nn.schedule import TrainConfig
     from asr.recipe.stages import TokenConfig, features_stage, tokens_stage, train_stage
 
     rng = np.random.default_rng(seed)

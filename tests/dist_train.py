@@ -24,7 +24,8 @@ from asr.data.tokens import build_token_table
 from asr.nn import train as train_module
 from asr.nn.distributed import init_torchrun, torchrun_env
 from asr.nn.model import BiLSTMCTC, ModelConfig
-from asr.nn.train import TrainConfig, train
+from asr.nn.launch import train
+from asr.nn.schedule import TrainConfig
 
 TOKENS = build_token_table(["ab"])
 DIM = 6

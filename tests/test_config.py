@@ -8,7 +8,7 @@ import pytest
 
 from asr.config import ConfigError, from_dict, load_yaml, save_yaml, to_dict
 from asr.data.specaug import SpecAugConfig
-from asr.nn.train import TrainConfig
+from asr.nn.schedule import TrainConfig
 
 
 @dataclass

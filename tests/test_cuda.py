@@ -11,7 +11,8 @@ import torch
 
 from asr.data.batching import Batch
 from asr.nn.model import BiLSTMCTC, ModelConfig
-from asr.nn.train import compute_loss, use_bf16
+from asr.nn.schedule import use_bf16
+from asr.nn.train import compute_loss
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

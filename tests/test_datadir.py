@@ -199,3 +199,16 @@ def test_invalid_utf8_names_file(tmp_path):
     (tmp_path / "text").write_bytes(b"u1 caf\xe9\n")
     with pytest.raises(DataDirError, match=r"text: not valid UTF-8"):
         read_table(tmp_path / "text")
+
+
+def test_the_text_reader_and_the_scorer_split_alike(tmp_path):
+    """LM tuning reads references with read_table, scoring with read_transcripts: a no-break space or
+    U+3000 is part of a key or word for both (Kaldi and sclite split on ASCII whitespace only)."""
+    from asr.data.datadir import read_table
+    from asr.scoring.files import read_transcripts, split_words
+
+    text = tmp_path / "text"
+    text.write_text("a\u00a0b x\u3000y  z\t\nc \u00a0lead\n", encoding="utf-8")
+    table = read_table(text, check_sorted=False)
+    assert table == {"a\u00a0b": "x\u3000y  z", "c": "\u00a0lead"}
+    assert {u: " ".join(split_words(t)) for u, t in table.items()} == read_transcripts(text)

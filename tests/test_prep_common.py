@@ -25,13 +25,11 @@ from data_prep.common import (
     PrepError,
     PrepReport,
     RejectedText,
-    SetSpec,
     Utterance,
-    assemble_sets,
-    hash_split,
     normalise_text,
     write_prepared_dir,
 )
+from data_prep.sets import SetSpec, assemble_sets, hash_split
 from data_prep.download import verify_checksum
 
 

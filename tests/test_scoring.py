@@ -15,15 +15,14 @@ import pytest
 from asr.scoring.commands import compare_files, score_files
 from asr.scoring.counts import ErrorCounts
 from asr.scoring.files import (
-    Normalizer,
     ScoringError,
-    read_mapping,
     read_ref_hyp,
     read_transcripts,
     sclite_word,
     write_text,
     write_trn,
 )
+from asr.scoring.normalize import Normalizer, read_mapping
 from asr.scoring.reports import format_per_utt, format_summary, kaldi_wer_line
 from asr.scoring.wer import align_counts, score, write_score_dir
 

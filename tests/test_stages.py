@@ -16,7 +16,7 @@ from asr.data.tokens import TokenError
 from asr.errors import MissingInputError
 from asr.nn.checkpoint import load_state
 from asr.nn.modeldir import ModelDir
-from asr.nn.train import TrainConfig
+from asr.nn.schedule import TrainConfig
 from asr.recipe.stages import TokenConfig, tokens_stage, train_stage
 
 CPU = torch.device("cpu")

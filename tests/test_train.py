@@ -16,7 +16,8 @@ from asr.data.tokens import build_token_table
 from asr.device import pick_device, set_threads
 from asr.nn.checkpoint import load_state
 from asr.nn.model import BiLSTMCTC, ModelConfig
-from asr.nn.train import TrainConfig, lr_at, train
+from asr.nn.launch import train
+from asr.nn.schedule import TrainConfig, lr_at
 
 TOKENS = build_token_table(["ab"])  # <blk>, |, a, b
 DIM = 6

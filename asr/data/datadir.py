@@ -14,6 +14,7 @@ Every error names the file and the 1-based line, so a user can open it and fix i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,13 @@ class DataDirError(AsrError, ValueError):
     """A data dir file is malformed; the message names the file and line."""
 
 
+# `<key> <value...>`: the key ends at ASCII whitespace, as in Kaldi and sclite (asr.scoring.files.split_words):
+# a no-break space or U+3000 belongs to the key or word it sits in
+_KEY_VALUE = re.compile(r"[ \t\n\v\f\r]*([^ \t\n\v\f\r]+)[ \t\n\v\f\r]*(.*?)[ \t\n\v\f\r]*$", re.S)
+
+
 def read_table(path: str | Path, *, allow_empty_value: bool = False, check_sorted: bool = True) -> dict[str, str]:
-    """Read a `<key> <value...>` table, keeping the value as one string.
+    """Read a `<key> <value...>` table, keeping the value as one string (ASCII whitespace around it dropped).
 
     Raises DataDirError (naming file and line) for a missing value, a duplicate key,
     or keys out of sorted order when `check_sorted`.
@@ -41,11 +47,10 @@ def read_table(path: str | Path, *, allow_empty_value: bool = False, check_sorte
     except UnicodeDecodeError as e:
         raise DataDirError(f"{path}: not valid UTF-8 ({e})") from None
     for lineno, line in enumerate(lines, 1):
-        if not line.strip():
+        m = _KEY_VALUE.match(line)
+        if m is None:
             raise DataDirError(f"{path} line {lineno}: empty line")
-        parts = line.strip().split(maxsplit=1)
-        key = parts[0]
-        value = parts[1] if len(parts) > 1 else ""
+        key, value = m.group(1), m.group(2)
         if not value and not allow_empty_value:
             raise DataDirError(f"{path} line {lineno}: utt '{key}': no value after the key")
         if key in table:

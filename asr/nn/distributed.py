@@ -65,3 +65,15 @@ def world_size() -> int:
 def barrier() -> None:
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.barrier()
+
+
+def sum_gradients(params: list[torch.nn.Parameter]) -> None:
+    """Sum gradients over the process group in one flat all-reduce (missing grads count as zero)."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset : offset + n].view_as(g)
+        offset += n

@@ -1,5 +1,6 @@
-"""CTC training loop: bucketed batches, SpecAugment, Adam with warm-up + cosine decay,
-gradient clipping, per-epoch dev loss/CER, atomic checkpoints and resume after a kill.
+"""The CTC training loop of one rank: bucketed batches, SpecAugment, AdamW on the schedule of
+asr.nn.schedule, gradient clipping, per-epoch dev loss/CER, atomic checkpoints and resume after a kill,
+and model.pt as the average of the last epochs. asr.nn.launch.train starts it on every rank.
 
 Files written in exp_dir: train.log, curves.png, last.pt, epoch-N.pt, model.pt (see checkpoint.py).
 """
@@ -7,10 +8,7 @@ Files written in exp_dir: train.log, curves.png, last.pt, epoch-N.pt, model.pt (
 from __future__ import annotations
 
 import logging
-import math
-import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,7 +17,6 @@ from tqdm import tqdm
 
 from asr.data.batching import Batch, FeatureSet, bucket_batches
 from asr.data.loader import RankBatches, rank_batches
-from asr.data.specaug import SpecAugConfig
 from asr.data.tokens import TokenTable
 from asr.decoding.decoders import GreedyDecoder
 from asr.decoding.loop import decode_batches, feature_batches
@@ -30,61 +27,13 @@ from asr.nn.checkpoint import (
     load_state,
     save_atomic,
 )
-from asr.nn.model import BiLSTMCTC, build_model
+from asr.nn.distributed import sum_gradients
+from asr.nn.model import BiLSTMCTC
+from asr.nn.schedule import TrainConfig, batch_frames, lr_at, use_bf16, warmup_steps
 from asr.scoring.wer import score
 
 log = logging.getLogger(__name__)
 POSTFIX_EVERY = 10  # training steps between read-backs of the running loss (each one waits for the GPU)
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    max_frames: int = 12000  # padded input frames per batch (memory bound)
-    min_batches_per_epoch: int = 20  # a small corpus gets smaller batches, so that it still gets updates
-    max_utt_frames: int = 3000  # training utterances longer than this (30 s) are skipped
-    lr: float = 2e-3  # peak learning rate
-    warmup_steps: int = 300  # linear warm-up from 0 to lr...
-    max_warmup_fraction: float = 0.2  # ...but never more than this share of all updates (a short run reaches lr)
-    final_lr_ratio: float = 0.05  # cosine decay ends at lr * final_lr_ratio
-    weight_decay: float = 0.0
-    grad_clip: float = 5.0  # max global gradient norm
-    seed: int = 1
-    num_threads: int = 0  # CPU intra-op threads; 0 = all cores
-    mkldnn_lstm: bool = True  # oneDNN LSTM on CPU (measured faster here on our shapes)
-    save_every_minutes: float = 5.0  # mid-epoch resume checkpoint period...
-    save_every_steps: int = 0  # ...and/or every this many updates (0: by time only)
-    average_last: int = 2  # model.pt = average of the last N epoch checkpoints
-    num_procs: int = 1  # CPU data-parallel processes (one thread each); ignored on CUDA and under torchrun
-    amp: str = "auto"  # auto: bf16 autocast on CUDA (if the GPU supports it), fp32 on CPU; bf16; none
-    sortagrad_epochs: int = 0  # the first N epochs visit batches shortest-first (SortaGrad, DeepSpeech2)
-    num_workers: int = 0  # processes that read, pad and SpecAugment batches ahead of the loop (pinned on CUDA); 0: in-process
-    init_from: str = ""  # fine-tune: start from this model dir's weights, CMVN, tokens (asr.recipe.stages.init_dir)
-    specaug: SpecAugConfig = field(default_factory=SpecAugConfig)
-
-
-def warmup_steps(total_steps: int, cfg: TrainConfig) -> int:
-    """cfg.warmup_steps, capped at cfg.max_warmup_fraction of the run: YESNO's 90 updates never
-    reached the peak learning rate behind a 300-step warm-up, and stayed all blank."""
-    return max(1, min(cfg.warmup_steps, int(cfg.max_warmup_fraction * total_steps)))
-
-
-def batch_frames(lengths: dict[str, int], cfg: TrainConfig) -> int:
-    """cfg.max_frames, lowered so that the corpus makes at least cfg.min_batches_per_epoch batches
-    (but never below its longest utterance): a tiny corpus in one or three batches learns nothing."""
-    total = sum(lengths.values())
-    longest = max(lengths.values(), default=1)
-    return max(longest, min(cfg.max_frames, total // max(1, cfg.min_batches_per_epoch)))
-
-
-def lr_at(step: int, total_steps: int, cfg: TrainConfig) -> float:
-    """Learning rate at optimizer step `step` (0-based): linear warm-up, then cosine decay."""
-    warm = warmup_steps(total_steps, cfg)
-    if step < warm:
-        return cfg.lr * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total_steps - warm))
-    cos = 0.5 * (1 + math.cos(math.pi * progress))
-    return cfg.lr * (cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * cos)
 
 
 def ctc_loss_sum(log_probs: torch.Tensor, out_lengths: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -99,15 +48,6 @@ def ctc_loss_sum(log_probs: torch.Tensor, out_lengths: torch.Tensor, batch: Batc
         reduction="sum",
         zero_infinity=True,
     )
-
-
-def use_bf16(amp: str, device: torch.device) -> bool:
-    """Whether to autocast to bf16: on CPUs here bf16 fails or is ~7x slower, so only on CUDA."""
-    if amp not in ("auto", "bf16", "none"):
-        raise ValueError(f"train.amp must be auto, bf16 or none, not {amp!r}")
-    if amp == "none" or device.type != "cuda":
-        return False
-    return amp == "bf16" or torch.cuda.is_bf16_supported()
 
 
 def compute_loss(model: BiLSTMCTC, batch: Batch, device: torch.device, bf16: bool = False) -> tuple[torch.Tensor, int]:
@@ -164,18 +104,6 @@ def _training_state(
     }
 
 
-def _sync_grads(params: list[torch.nn.Parameter]) -> None:
-    """Sum gradients over the process group in one flat all-reduce (missing grads count as zero)."""
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    offset = 0
-    for p, g in zip(params, grads):
-        n = g.numel()
-        p.grad = flat[offset : offset + n].view_as(g)
-        offset += n
-
-
 def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
     """Rank 0 writes this module's INFO messages to exp_dir/train.log (and, in a spawned worker, to stderr)."""
     if rank != 0:
@@ -193,75 +121,7 @@ def _log_to(exp_dir: Path, rank: int, world: int) -> logging.Handler | None:
     return handler
 
 
-def train(
-    model: BiLSTMCTC,
-    train_set: FeatureSet,
-    dev_set: FeatureSet,
-    dev_refs: dict[str, str],
-    tokens: TokenTable,
-    cfg: TrainConfig,
-    exp_dir: Path,
-    device: torch.device,
-) -> Path:
-    """Train (or resume) and write exp_dir/model.pt; returns its path.
-
-    On CPU with cfg.num_procs > 1, training runs data-parallel in that many processes of one
-    thread each (gradients summed with gloo): unlike intra-op threads, which synchronise at
-    every LSTM time step, processes synchronise once per batch.
-    """
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    if dist.is_initialized():  # started by torchrun (asr.nn.distributed.init_torchrun): this process is one rank
-        rank, world = dist.get_rank(), dist.get_world_size()
-        model.to(device)  # nccl broadcasts GPU tensors only
-        for tensor in model.state_dict().values():  # every rank starts from rank 0's weights
-            dist.broadcast(tensor, src=0)
-        _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
-        dist.barrier()
-        if rank == 0:
-            _average_into_model_pt(exp_dir, cfg)
-        dist.barrier()
-        return exp_dir / "model.pt"
-    world = cfg.num_procs if device.type == "cpu" else 1
-    args = (world, exp_dir / f".ddp_init.{os.getpid()}", (model.cfg, model.state_dict()), train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
-    if world > 1:
-        for stale in exp_dir.glob(".ddp_init.*"):  # left by a killed run
-            stale.unlink()
-        try:
-            torch.multiprocessing.spawn(_train_worker, args=args, nprocs=world, join=True)
-        finally:
-            args[1].unlink(missing_ok=True)
-    else:
-        _train_worker(0, *args)
-    return _average_into_model_pt(exp_dir, cfg)
-
-
-def _train_worker(
-    rank: int,
-    world: int,
-    init_file: Path,
-    model_spec: tuple,
-    train_set: FeatureSet,
-    dev_set: FeatureSet,
-    dev_refs: dict[str, str],
-    tokens: TokenTable,
-    cfg: TrainConfig,
-    exp_dir: Path,
-    device: torch.device,
-) -> None:
-    """The training loop of one process (rank) of `world`; rank 0 evaluates, logs and saves."""
-    if world > 1:
-        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-        torch.set_num_threads(1)
-    model = build_model(model_spec[0])  # rebuilt from config + weights rather than unpickled
-    model.load_state_dict(model_spec[1])
-    try:
-        _run_rank(rank, world, model, train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
-
-
-def _run_rank(rank: int, world: int, model: BiLSTMCTC, *args) -> None:
+def run_rank(rank: int, world: int, model: BiLSTMCTC, *args) -> None:
     """The training loop of one rank, with rank 0 logging to exp_dir/train.log."""
     exp_dir = args[-2]
     handler = _log_to(exp_dir, rank, world)
@@ -347,7 +207,7 @@ def _train_loop(
                 stats[1] += ntok
                 stats[2] += int(batch.feat_lengths.sum())
             if world > 1:
-                _sync_grads(params)
+                sum_gradients(params)
                 dist.all_reduce(stats)  # nccl on CUDA, gloo on the CPU: stats live where the model does
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
@@ -392,7 +252,7 @@ def _train_loop(
             dist.barrier()  # the other ranks wait for rank 0's evaluation and checkpoint
 
 
-def _average_into_model_pt(exp_dir: Path, cfg: TrainConfig) -> Path:
+def average_into_model_pt(exp_dir: Path, cfg: TrainConfig) -> Path:
     ckpts = [p for e, p in epoch_checkpoints(exp_dir) if e <= cfg.epochs][-max(1, cfg.average_last) :]
     log.info("model.pt = average of %s", ", ".join(p.name for p in ckpts))
     save_atomic(average_state_dicts(ckpts), exp_dir / "model.pt")

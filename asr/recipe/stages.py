@@ -53,7 +53,8 @@ from asr.lm import LMConfig
 from asr.nn.distributed import barrier, rank
 from asr.nn.model import ModelConfig, build_model
 from asr.nn.modeldir import ModelDir
-from asr.nn.train import TrainConfig, train
+from asr.nn.launch import train
+from asr.nn.schedule import TrainConfig
 
 log = logging.getLogger(__name__)
 

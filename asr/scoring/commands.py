@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from asr.scoring.files import (
-    Normalizer,
     ScoringError,
-    read_mapping,
     read_ref_hyp,
     read_transcripts,
 )
+from asr.scoring.normalize import Normalizer, read_mapping
 from asr.scoring.reports import format_comparison, format_summary, kaldi_wer_line
 from asr.scoring.significance import bootstrap_wer, paired_bootstrap
 from asr.scoring.wer import score, write_score_dir

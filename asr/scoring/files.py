@@ -2,16 +2,15 @@
 
 `read_transcripts` detects the format of each file; `read_ref_hyp` also pairs an STM
 reference with CTM hypotheses by time, as sclite does. `write_text`/`write_trn` write
-sorted files. `Normalizer` is the optional normalisation `asr score --normalize` applies
-to both sides. Errors name the file and the 1-based line.
+sorted files (the normalisation `asr score --normalize` applies is asr/scoring/normalize.py).
+Errors name the file and the 1-based line.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def split_words_many(texts: list[str]) -> list[list[str]]:
     return [line.split() for line in blob.split("\n")]
 
 
-def _read_lines(path: Path) -> list[str]:
+def read_lines(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -136,7 +135,7 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
     UTF-8, malformed CTM or STM lines.
     """
     path = Path(path)
-    lines = _read_lines(path)
+    lines = read_lines(path)
     fmt = _detect_format(path, lines)
     if fmt == "ctm":
         out_ctm: dict[str, list[CtmWord]] = {}
@@ -283,10 +282,10 @@ def read_ref_hyp(
     an STM reference is paired with a CTM hypothesis by time (`stm_ctm_transcripts`) and
     gives the speakers; otherwise speakers is None."""
     ref_path, hyp_path = Path(ref_path), Path(hyp_path)
-    ref_lines = _read_lines(ref_path)
+    ref_lines = read_lines(ref_path)
     if _detect_format(ref_path, ref_lines) != "stm":
         return read_transcripts(ref_path), read_transcripts(hyp_path), None
-    hyp_lines = _read_lines(hyp_path)
+    hyp_lines = read_lines(hyp_path)
     if _detect_format(hyp_path, hyp_lines) != "ctm":
         raise ScoringError(f"{ref_path} is an STM file: its hypothesis must be a CTM file, which {hyp_path} is not")
     return stm_ctm_transcripts(_read_stm(ref_path, ref_lines), _read_ctm(hyp_path, hyp_lines), ignore_extra)
@@ -320,79 +319,3 @@ def speaker_of(utt: str, utt2spk: dict[str, str] | None = None) -> str:
     if utt not in utt2spk:
         raise ScoringError(f"utterance '{utt}' has no speaker in utt2spk")
     return utt2spk[utt]
-
-
-class _PunctuationToSpace(dict):
-    """A str.translate table, filled on demand: Unicode punctuation (category P*) -> space."""
-
-    def __missing__(self, cp: int) -> int:
-        self[cp] = out = 32 if unicodedata.category(chr(cp)).startswith("P") else cp
-        return out
-
-
-_PUNCT = _PunctuationToSpace({ord("\ue000"): 0xE000})  # U+E000 (private use) marks a kept apostrophe
-_INNER_APOSTROPHE = re.compile(r"(?<=\w)['\u2019](?=\w)")
-
-
-def read_mapping(path: str | Path) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Read a word mapping file for `Normalizer`: one `FROM TO...` per line.
-
-    FROM is the first word and TO the rest (nothing: FROM is deleted). With a tab, FROM is
-    everything before the first tab (several words: `all right<TAB>alright`) and TO the
-    rest. Both sides are normalised like the transcripts. Blank lines and lines starting
-    with `#` or `;;` are skipped. Raises ScoringError naming the file and line for a
-    duplicate or empty FROM or bad UTF-8.
-    """
-    path = Path(path)
-    base = Normalizer()
-    out: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for lineno, line in enumerate(_read_lines(path), 1):
-        if not line.strip() or line.lstrip().startswith(("#", ";;")):
-            continue
-        src, _, dst = line.partition("\t") if "\t" in line else line.strip().partition(" ")
-        key, value = tuple(base(src).split()), tuple(base(dst).split())
-        if not key:
-            raise ScoringError(f"{path} line {lineno}: nothing to map from after normalisation: '{line.strip()}'")
-        if key in out:
-            raise ScoringError(f"{path} line {lineno}: '{' '.join(key)}' is mapped twice")
-        out[key] = value
-    return out
-
-
-@dataclass(frozen=True)
-class Normalizer:
-    """Text normalisation applied to references and hypotheses alike before scoring.
-
-    In order: lowercase; every Unicode punctuation character (category P: . , ; : ! ? " -
-    brackets ...) becomes a space, except an apostrophe (' or U+2019) between two word
-    characters, kept as ' (`don't`, but `'quoted'` -> `quoted`); whitespace collapsed;
-    then `mapping` replaces word sequences (longest match first, left to right).
-    """
-
-    mapping: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
-    mapping_path: str | None = None
-
-    def __call__(self, text: str) -> str:
-        text = _INNER_APOSTROPHE.sub("\ue000", text.lower()).translate(_PUNCT).replace("\ue000", "'")
-        words = text.split()
-        if not self.mapping:
-            return " ".join(words)
-        longest = max(map(len, self.mapping))
-        out, i = [], 0
-        while i < len(words):
-            for k in range(min(longest, len(words) - i), 0, -1):
-                repl = self.mapping.get(tuple(words[i : i + k]))
-                if repl is not None:
-                    out += repl
-                    i += k
-                    break
-            else:
-                out.append(words[i])
-                i += 1
-        return " ".join(out)
-
-    def describe(self) -> str:
-        steps = "lowercase, punctuation removed (apostrophes inside words kept), whitespace collapsed"
-        if self.mapping_path is not None:
-            steps += f", word mapping {self.mapping_path} ({len(self.mapping)} entries)"
-        return steps

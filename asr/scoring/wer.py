@@ -43,7 +43,6 @@ import numpy as np
 from asr.scoring.alignment import edit_ops, edit_ops_counts
 from asr.scoring.counts import ErrorCounts, ScoreReport, ScoreResults, _Alignments
 from asr.scoring.files import (
-    Normalizer,
     ScoringError,
     sclite_words_many,
     speaker_of,
@@ -51,6 +50,7 @@ from asr.scoring.files import (
     split_words_many,
     write_trn,
 )
+from asr.scoring.normalize import Normalizer
 from asr.scoring.reports import (
     write_reports,
 )

@@ -25,13 +25,8 @@ import torch
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import ModelStagesConfig
 from asr.recipe.table import model_stages
-from data_prep.common import (
-    CorpusConfig,
-    PrepError,
-    SetSpec,
-    assemble_sets,
-    corpus_dir_option,
-)
+from data_prep.common import PrepError
+from data_prep.sets import CorpusConfig, SetSpec, assemble_sets, corpus_dir_option
 from data_prep.custom import SETS, prepare_custom
 
 RECIPE_DIR = Path(__file__).resolve().parent

@@ -39,7 +39,8 @@ from asr.data.segments import read_any_datadir, write_any_datadir
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import ModelStagesConfig
 from asr.recipe.table import model_stages
-from data_prep.common import DEFAULT_MAX_BAD_FRACTION, PrepError, combine_data_dirs
+from data_prep.common import DEFAULT_MAX_BAD_FRACTION, PrepError
+from data_prep.sets import combine_data_dirs
 
 RECIPE_DIR = Path(__file__).resolve().parent
 REPO_DIR = RECIPE_DIR.parent.parent

@@ -25,7 +25,7 @@ import torch
 from asr.recipe.runner import Stage, recipe_main
 from asr.recipe.stages import ModelStagesConfig
 from asr.recipe.table import model_stages
-from data_prep.common import CorpusConfig, corpus_dir_option
+from data_prep.sets import CorpusConfig, corpus_dir_option
 from data_prep.librispeech import prepare_librispeech_sets
 
 RECIPE_DIR = Path(__file__).resolve().parent

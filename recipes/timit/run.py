@@ -27,12 +27,7 @@ from asr.recipe.decode_stages import score_stage
 from asr.recipe.runner import Stage, recipe_main, stage_seconds
 from asr.recipe.stages import ModelStagesConfig, TokenConfig
 from asr.recipe.table import model_stages
-from data_prep.common import (
-    CorpusConfig,
-    SetSpec,
-    assemble_sets,
-    corpus_dir_option,
-)
+from data_prep.sets import CorpusConfig, SetSpec, assemble_sets, corpus_dir_option
 from data_prep.timit import SETS, prepare_timit
 from data_prep.timit_phones import fold_map, per_stage
 
