@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from asr.decoding.base import DECODER_KINDS, DecoderConfig
+from asr.decoding.base import DecoderConfig
+from asr.decoding.registry import DECODERS, used_by
 from asr.errors import AsrError, MissingInputError
 from asr.scoring.commands import BOOTSTRAP_REPS, COMPARE_REPS
 from asr.transcribe.formats import FORMATS
@@ -56,19 +58,35 @@ def _add_transcribe(sub: argparse._SubParsersAction) -> None:
                    f"0 cuts only where a piece would exceed --max-chunk-seconds (default: {_T.pause_seconds:g})")
     p.add_argument("--no-timestamps", action="store_true",
                    help="skip word timings (forced alignment); jsonl then has no words, ctm/srt/vtt need timings")
-    p.add_argument("--decoder", choices=DECODER_KINDS,
-                   help="greedy; beam (CTC prefix beam search, no LM); lm (beam search with a word n-gram LM and, "
-                   "unless --no-lexicon, a lexicon). Default: the model directory's decoder.yaml (written by the "
-                   "recipe's LM tuning stage, with the tuned weights), else greedy")
+    p.add_argument("--decoder", choices=list(DECODERS),
+                   help="; ".join(f"{e.name}: {e.summary}" for e in DECODERS.values()) + ". Default: the model "
+                   "directory's decoder.yaml (written by the recipe's LM tuning stage, with the tuned weights), else greedy")
     p.add_argument("--lm", metavar="PATH", help="ARPA word n-gram LM for --decoder lm (implies it); default: the model directory's lm.arpa")
     p.add_argument("--lexicon", metavar="PATH",
                    help="lexicon for --decoder lm, one `word c h a r s |` line per word, tokens from tokens.txt "
                    "(default: the model directory's lexicon.txt)")
     p.add_argument("--no-lexicon", action="store_true", help="with --decoder lm: lexicon-free decoding, so words outside the lexicon can appear")
-    p.add_argument("--beam", type=int, help=f"prefix beam width for --decoder beam (default: decoder.yaml's, else {_D.beam})")
-    p.add_argument("--lm-weight", type=float, help=f"weight of the LM's log10 probabilities (default: decoder.yaml's, else {_D.lm_weight:g})")
-    p.add_argument("--word-score", type=float, help=f"score added per word with --decoder lm (default: decoder.yaml's, else {_D.word_score:g})")
+    _add_decoder_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only when stderr is a terminal anyway)")
+
+
+# DecoderConfig fields with a flag of their own above (paths, and lexicon-free as --no-lexicon)
+_DECODER_PATH_OPTIONS = ("kind", "lm", "lexicon")
+
+
+def _add_decoder_options(p: argparse.ArgumentParser) -> None:
+    """One --flag per DecoderConfig field (every option of every registered decoder), typed and documented
+    from the field; unset flags keep decoder.yaml's value."""
+    g = p.add_argument_group("decoder options (default: the model directory's decoder.yaml, else the value shown)")
+    for f in fields(DecoderConfig):
+        if f.name in _DECODER_PATH_OPTIONS:
+            continue
+        g.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(_D, f.name)), metavar=f.type.upper(),
+                       help=f"{f.metadata['help']} (decoders: {', '.join(used_by(f.name))}; default {getattr(_D, f.name)!r})")
+
+
+def _decoder_overrides(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(DecoderConfig) if f.name not in _DECODER_PATH_OPTIONS}
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -181,7 +199,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         args.model = bundled_model_dir()
     rec = load_recognizer(args.model, args.device, decoder_config(
         args.model, args.decoder, args.lm, args.lexicon, args.no_lexicon,
-        beam=args.beam, lm_weight=args.lm_weight, word_score=args.word_score,
+        **_decoder_overrides(args),
     ))
     rec.decoder  # reads and checks the LM and the lexicon now, before any audio
     out_dir = Path(args.output_dir) if args.output_dir else None

@@ -32,7 +32,7 @@ import torch
 from asr.data.batching import FeatureSet
 from asr.data.datadir import read_table
 from asr.decoding.base import DecoderConfig
-from asr.decoding.decoders import build_decoder
+from asr.decoding.registry import build_decoder
 from asr.decoding.loop import (
     cache_emissions,
     decode_batches,

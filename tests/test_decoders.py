@@ -1,4 +1,4 @@
-"""Tests for asr/decoding/beam_search.py and asr/decoding/decoders.py on hand-made emissions: prefix beam search
+"""Tests for asr/decoding/beam_search.py and asr/decoding/registry.py on hand-made emissions: prefix beam search
 against brute force and greedy, the LM decoders (lexicon and lexicon-free), empty input, bad
 LM/lexicon files, the model directory's default decoder, and CTM output."""
 
@@ -16,7 +16,9 @@ from asr.data.features import FbankConfig
 from asr.data.tokens import build_token_table, write_tokens
 from asr.decoding.base import DecoderConfig, DecoderError
 from asr.decoding.beam_search import prefix_beam_search
-from asr.decoding.decoders import BeamSearchDecoder, GreedyDecoder, build_decoder
+from asr.decoding.beam_search import BeamSearchDecoder
+from asr.decoding.greedy import GreedyDecoder
+from asr.decoding.registry import build_decoder
 from asr.decoding.flashlight import LexiconLMDecoder
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.hypothesis import Hypothesis
@@ -304,3 +306,30 @@ def test_word_times_fall_back_to_the_decoder_frames_when_alignment_cannot_spell_
     words = timed_words(hyp, two_frames, TOKENS, 0.03, np.zeros(3200, np.float32), 16000)
     assert [(w.word, w.start, w.end, w.confidence) for w in words] == [("ab", 0.03, 0.12, 0.0), ("c", 0.27, 0.3, 0.0)]
     assert timed_words(Hypothesis.empty(), two_frames, TOKENS, 0.03, np.zeros(3200, np.float32), 16000) == []
+
+
+def test_the_registry_is_what_the_cli_and_the_recipe_read():
+    """Every DecoderConfig option belongs to a registered decoder and is an `asr transcribe` flag; unknown
+    names and options fail with the choices named."""
+    from dataclasses import fields
+
+    from asr.cli import build_parser
+    from asr.decoding.base import DecoderConfig, DecoderError
+    from asr.decoding.registry import DECODERS, DecoderEntry, decoder_entry, register, used_by
+    from asr.recipe.stages import DecodingConfig
+
+    assert list(DECODERS) == ["greedy", "beam", "lm"]
+    options = [f.name for f in fields(DecoderConfig) if f.name != "kind"]
+    assert all(used_by(o) for o in options)
+    args = build_parser().parse_args(["transcribe", "x.wav", "--lm-beam", "700", "--beam-threshold", "40",
+                                      "--beam-size-token", "0", "--unk-score", "-3", "--nbest", "2"])
+    assert (args.lm_beam, args.beam_threshold, args.beam_size_token, args.unk_score, args.nbest) == (700, 40.0, 0, -3.0, 2)
+    with pytest.raises(DecoderError, match="unknown decoder 'viterbi'; choose one of greedy, beam, lm"):
+        decoder_entry("viterbi")
+    with pytest.raises(ValueError, match="not DecoderConfig fields"):
+        register(DecoderEntry("x", ("temperature",), "m:f", "x", "x"))
+    with pytest.raises(ValueError, match="registered twice"):
+        register(DecoderEntry("beam", (), "m:f", "x", "x"))
+    dec = DecodingConfig(decoders=["greedy", "lm", "beam"])
+    assert dec.uses_lm and list(dec.no_lm_decoders()) == ["greedy", "beam"]
+    assert not DecodingConfig(decoders=["beam"]).uses_lm

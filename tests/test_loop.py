@@ -9,7 +9,8 @@ import torch
 
 from asr.data.batching import FeatureSet
 from asr.data.tokens import build_token_table
-from asr.decoding.decoders import BeamSearchDecoder, GreedyDecoder
+from asr.decoding.beam_search import BeamSearchDecoder
+from asr.decoding.greedy import GreedyDecoder
 from asr.decoding.greedy import greedy_decode
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.loop import (

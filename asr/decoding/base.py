@@ -1,6 +1,6 @@
 """The decoder interface and its one config type.
 
-    decoder = build_decoder(DecoderConfig(kind="lm", lm="lm.arpa", lexicon="lexicon.txt"), tokens)  # decoders.py
+    decoder = build_decoder(DecoderConfig(kind="lm", lm="lm.arpa", lexicon="lexicon.txt"), tokens)  # registry.py
     hyps = decoder.decode(log_probs, lengths)          # log_probs [N, T, V], lengths [N] -> [Hypothesis]
     nbest = decoder.decode_nbest(log_probs, lengths)   # -> N lists, best first
 
@@ -10,7 +10,7 @@ decoder.yaml and the recipe's `decoding.decoder` section all fill it, with these
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,24 +20,28 @@ from asr.errors import AsrError
 if TYPE_CHECKING:  # the config and kinds are read by `asr --help`, which should not wait for torch
     import torch
 
-DECODER_KINDS = ("greedy", "beam", "lm")
+
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class DecoderConfig:
-    """How to decode. The recipe's LM tuning stage writes the chosen one to <model dir>/decoder.yaml."""
+    """How to decode: `kind` names a decoder of asr.decoding.registry, which reads the fields its entry lists.
+    The recipe's LM tuning stage writes the chosen one to <model dir>/decoder.yaml. Each field's help is
+    its `asr transcribe --option` text."""
 
-    kind: str = "greedy"  # greedy | beam (prefix beam search, no LM) | lm (beam search with the word n-gram)
-    beam: int = 8  # prefix beam search: prefixes kept per frame (kind=beam)
-    lm: str = "lm.arpa"  # ARPA word n-gram (kind=lm); a relative path resolves against the model directory
-    lexicon: str | None = "lexicon.txt"  # lexicon.txt (kind=lm); null or "" = lexicon-free decoding
-    lm_weight: float = 1.0  # scale of the LM's log10 probabilities
-    word_score: float = 0.0  # added for each word
-    unk_score: float = 0.0  # lexicon-free only: added for each word the LM does not know
-    lm_beam: int = 50  # flashlight beam size: hypotheses kept per frame (kind=lm)
-    beam_threshold: float = 25.0  # flashlight: drop hypotheses scoring this far below the best
-    beam_size_token: int = 8  # flashlight: the likeliest tokens tried per frame; 0 = all
-    nbest: int = 1  # hypotheses returned per utterance
+    kind: str = "greedy"  # greedy | beam | lm (asr.decoding.registry.DECODERS)
+    beam: int = _opt(8, "prefixes kept per frame by the prefix beam search")
+    lm: str = _opt("lm.arpa", "ARPA word n-gram LM; a relative path in decoder.yaml resolves against the model directory")
+    lexicon: str | None = _opt("lexicon.txt", "lexicon, one `word c h a r s |` line per word; null or '' = lexicon-free")
+    lm_weight: float = _opt(1.0, "weight of the LM's log10 probabilities")
+    word_score: float = _opt(0.0, "score added for each word")
+    unk_score: float = _opt(0.0, "lexicon-free only: score added for each word the LM does not know")
+    lm_beam: int = _opt(50, "hypotheses kept per frame by the LM beam search")
+    beam_threshold: float = _opt(25.0, "LM beam search: drop hypotheses scoring this far below the best")
+    beam_size_token: int = _opt(8, "LM beam search: the likeliest tokens tried per frame; 0 = all")
+    nbest: int = _opt(1, "hypotheses returned per utterance (the Python API's decode_nbest; transcripts use the best)")
 
 
 class DecoderError(AsrError, ValueError):

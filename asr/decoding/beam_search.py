@@ -18,8 +18,13 @@ because greedy follows the best single alignment and this the best summed prefix
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from asr.data.tokens import TokenTable
+from asr.decoding.base import Decoder, DecoderConfig
+from asr.decoding.hypothesis import Hypothesis
 
 _NEG = float("-inf")
 _HASH_MUL = 0x100000001B3  # FNV-1a 64-bit prime; int64 products wrap, which is what a hash wants
@@ -122,3 +127,18 @@ def prefix_beam_search(
             hyps.append(BeamResult(col[frames].tolist(), frames.tolist(), score))
         results.append(hyps)
     return results
+
+
+class BeamSearchDecoder(Decoder):
+    """prefix_beam_search as a Decoder (registered as `beam` in asr.decoding.registry)."""
+
+    def __init__(self, tokens: TokenTable, beam: int = 8, nbest: int = 1) -> None:
+        self.tokens, self.beam, self.nbest = tokens, beam, nbest
+
+    def decode_nbest(self, log_probs, lengths):
+        out = prefix_beam_search(log_probs, lengths, self.beam, blank=self.tokens.blank_id, nbest=self.nbest)
+        return [[Hypothesis(self.tokens.decode(r.tokens), r.tokens, r.score, r.timesteps) for r in rs] for rs in out]
+
+
+def build(cfg: DecoderConfig, tokens: TokenTable, base_dir: str | Path | None = None) -> BeamSearchDecoder:
+    return BeamSearchDecoder(tokens, cfg.beam, cfg.nbest)

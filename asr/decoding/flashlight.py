@@ -1,5 +1,5 @@
-"""Beam search with a word n-gram LM through flashlight's decoders (KenLM inside), built as torchaudio's
-`ctc_decoder` builds them.
+"""Beam search with a word n-gram LM through flashlight's decoders (KenLM inside), both built here in one
+way (the options torchaudio's `ctc_decoder` gives them) and searched by one loop (`_FlashlightDecoder`).
 
 - LexiconLMDecoder: words come from the lexicon and are scored with the word n-gram. Lexicon
   spellings end with `|` and our model emits `|` only between words, so each utterance gets one
@@ -14,7 +14,7 @@
 
 Scores: acoustic log-probabilities are natural logs; the LM adds `lm_weight * log10 P(word)`
 and `word_score` per word (flashlight's convention, with KenLM's log10 probabilities).
-Both are built by asr.decoding.decoders.build_decoder from a DecoderConfig with kind 'lm'.
+Both are built by `build` below, the `lm` entry of asr.decoding.registry, from a DecoderConfig with kind 'lm'.
 """
 
 from __future__ import annotations
@@ -29,18 +29,21 @@ from typing import ClassVar
 
 import torch
 from flashlight.lib.text.decoder import (
+    LM,
     CriterionType,
     LexiconDecoder,
     LexiconDecoderOptions,
+    LexiconFreeDecoder,
+    LexiconFreeDecoderOptions,
+    LMState,
     SmearingMode,
     Trie,
 )
 from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary, create_word_dict, load_words
-from torchaudio.models.decoder import CTCDecoderLM, CTCDecoderLMState, ctc_decoder
 
 from asr.data.tokens import BLANK, WORD_SEP, TokenTable
-from asr.decoding.base import Decoder, DecoderConfig
+from asr.decoding.base import Decoder, DecoderConfig, DecoderError, resolve
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.lm import (
     BOS,
@@ -85,12 +88,14 @@ def _quiet_fd2():
 
 
 class _FlashlightDecoder(Decoder):
-    """Shared loop: one utterance at a time through `_search` (a torchaudio CTCDecoder unless overridden)."""
+    """Shared loop: one utterance at a time through flashlight's decoder, the n best of each."""
 
     virtual_sep_frame = False  # append a frame where `|` is certain (lexicon spellings end with it)
     uses_words = True  # text from flashlight's words (lexicon) rather than from the tokens
-    decoder = None  # torchaudio CTCDecoder (lexicon-free) or flashlight LexiconDecoder (LexiconLMDecoder)
+    decoder: LexiconDecoder | LexiconFreeDecoder
+    word_dict: Dictionary | None = None  # the lexicon's words (uses_words)
     tokens: TokenTable
+    nbest: int
 
     def decode_nbest(self, log_probs, lengths):
         log_probs = log_probs.detach().float().cpu()
@@ -110,9 +115,14 @@ class _FlashlightDecoder(Decoder):
         return out
 
     def _search(self, em: torch.Tensor) -> list[tuple[list[int], list[int], list[str], float]]:
-        """The n best of one utterance's emissions [T, V]: (tokens, their path positions, words, score) each."""
-        return [(r.tokens.tolist(), r.timesteps.tolist(), list(r.words), float(r.score))
-                for r in self.decoder(em.unsqueeze(0))[0]]
+        """The n best of one utterance's emissions [T, V] (float32, contiguous): (tokens, their path positions,
+        words, score) each."""
+        out = []
+        for r in self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])[: self.nbest]:
+            toks, positions = _path_tokens(r.tokens, self.tokens.blank_id)
+            words = [self.word_dict.get_entry(w) for w in r.words if w >= 0] if self.uses_words else []
+            out.append((toks, positions, words, float(r.score)))
+        return out
 
     def _to_hypothesis(self, tokens: list[int], positions: list[int], words: list[str], score: float,
                        n_frames: int) -> Hypothesis:
@@ -136,19 +146,12 @@ class LexiconLMDecoder(_FlashlightDecoder):
     def __init__(self, tokens: TokenTable, lm_path: str | Path, lexicon_path: str | Path, cfg: DecoderConfig) -> None:
         self.tokens, self.nbest = tokens, cfg.nbest
         self.search = _LexiconSearch.load(lm_path, lexicon_path, tokens)
-        self.decoder = self.search.decoder(cfg)
-
-    def _search(self, em: torch.Tensor) -> list[tuple[list[int], list[int], list[str], float]]:
-        out = []
-        for r in self.decoder.decode(em.data_ptr(), em.shape[0], em.shape[1])[: self.nbest]:
-            toks, positions = _path_tokens(r.tokens, self.search.blank)
-            out.append((toks, positions, [self.search.word_dict.get_entry(w) for w in r.words if w >= 0], float(r.score)))
-        return out
+        self.decoder, self.word_dict = self.search.decoder(cfg), self.search.word_dict
 
 
 def _path_tokens(path: list[int], blank: int) -> tuple[list[int], list[int]]:
     """flashlight's best path (a token per position) -> (its tokens with repeats merged and blanks dropped,
-    the position where each starts), as torchaudio's CTCDecoder reports them."""
+    the position where each starts), as torchaudio's CTCDecoder reports them (its _get_tokens, _get_timesteps)."""
     toks, positions = [], []
     for i, tok in enumerate(path):
         if tok != blank and (i == 0 or tok != path[i - 1]):
@@ -226,24 +229,21 @@ class LexiconFreeLMDecoder(_FlashlightDecoder):
     uses_words = False
 
     def __init__(self, tokens: TokenTable, lm: ArpaLM, cfg: DecoderConfig) -> None:
-        self.tokens = tokens
-        self.lm = _SpelledWordLM(lm, tokens, cfg.lm_weight, cfg.word_score, cfg.unk_score)
-        self.decoder = ctc_decoder(
-            lexicon=None,
-            tokens=list(tokens.symbols),
-            lm=self.lm,
-            nbest=cfg.nbest,
+        self.tokens, self.nbest = tokens, cfg.nbest
+        self.lm = _SpelledWordLM(lm, tokens, cfg.lm_weight, cfg.word_score, cfg.unk_score)  # kept alive with the decoder
+        options = LexiconFreeDecoderOptions(
             beam_size=cfg.lm_beam,
-            beam_size_token=cfg.beam_size_token or None,
+            beam_size_token=cfg.beam_size_token or len(tokens.symbols),
             beam_threshold=cfg.beam_threshold,
             lm_weight=1.0,  # _SpelledWordLM returns weighted scores (word_score included)
-            blank_token=BLANK,
-            sil_token=WORD_SEP,
-            unk_word=UNK,
+            sil_score=0.0,
+            log_add=False,
+            criterion_type=CriterionType.CTC,
         )
+        self.decoder = LexiconFreeDecoder(options, self.lm, tokens.word_sep_id, tokens.blank_id, [])
 
 
-class _SpelledWordLM(CTCDecoderLM):
+class _SpelledWordLM(LM):
     """A word n-gram seen through characters, for flashlight's lexicon-free decoder.
 
     The decoder calls score(state, token) for each new non-blank token and finish(state) at the
@@ -296,7 +296,7 @@ class _SpelledWordLM(CTCDecoderLM):
         return ((context + (word,))[-keep:] if keep else ()), score
 
     def start(self, start_with_nothing: bool):
-        state = CTCDecoderLMState()
+        state = LMState()
         self.info = {state: ((BOS,), "", 0.0)}  # context, pending word, estimate applied so far
         self.step: dict = {}  # (state, token) -> (next state, score): the decoder asks the same again and again
         return state
@@ -328,3 +328,15 @@ class _SpelledWordLM(CTCDecoderLM):
             context, score = self._close(context, pending)
             score -= est
         return state, score + self.lm_weight * self.lm.log10_prob(EOS, context)
+
+
+def build(cfg: DecoderConfig, tokens: TokenTable, base_dir: str | Path | None = None) -> _FlashlightDecoder:
+    """LexiconLMDecoder when cfg.lexicon is set, else LexiconFreeLMDecoder; relative paths resolve against base_dir."""
+    if tokens.unit != "char":
+        raise DecoderError(f"decoder 'lm' spells words with characters; this model's tokens are {tokens.unit}s")
+    if not cfg.lm:
+        raise DecoderError("decoder 'lm' needs an ARPA language model (--lm PATH)")
+    lm_path = resolve(cfg.lm, base_dir)
+    if cfg.lexicon:
+        return LexiconLMDecoder(tokens, lm_path, resolve(cfg.lexicon, base_dir), cfg)
+    return LexiconFreeLMDecoder(tokens, read_arpa(lm_path), cfg)

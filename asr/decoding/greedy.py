@@ -1,10 +1,14 @@
-"""Greedy CTC decoding: the best token per output frame, repeats merged, blanks dropped."""
+"""Greedy CTC decoding: the best token per output frame, repeats merged, blanks dropped
+(registered as `greedy` in asr.decoding.registry)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
 from asr.data.tokens import TokenTable
+from asr.decoding.base import Decoder, DecoderConfig
 from asr.decoding.hypothesis import Hypothesis
 
 
@@ -25,3 +29,15 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokens: TokenT
         frames = torch.nonzero(keep).flatten().tolist()
         hyps.append(Hypothesis(tokens.decode(toks), toks, float(best[i, :n].sum()), frames))
     return hyps
+
+
+class GreedyDecoder(Decoder):
+    def __init__(self, tokens: TokenTable) -> None:
+        self.tokens = tokens
+
+    def decode_nbest(self, log_probs, lengths):
+        return [[h] for h in greedy_decode(log_probs.float().cpu(), lengths.cpu(), self.tokens)]
+
+
+def build(cfg: DecoderConfig, tokens: TokenTable, base_dir: str | Path | None = None) -> GreedyDecoder:
+    return GreedyDecoder(tokens)

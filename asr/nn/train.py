@@ -18,7 +18,7 @@ from tqdm import tqdm
 from asr.data.batching import Batch, FeatureSet, bucket_batches
 from asr.data.loader import RankBatches, rank_batches
 from asr.data.tokens import TokenTable
-from asr.decoding.decoders import GreedyDecoder
+from asr.decoding.greedy import GreedyDecoder
 from asr.decoding.loop import decode_batches, feature_batches
 from asr.fileio import atomic_output
 from asr.nn.checkpoint import (

@@ -28,7 +28,7 @@ from asr.data.batching import FeatureSet
 from asr.data.datadir import read_table
 from asr.data.feature_store import UtteranceAudio
 from asr.decoding.base import DecoderConfig
-from asr.decoding.decoders import build_decoder
+from asr.decoding.registry import DECODERS, build_decoder
 from asr.decoding.loop import decode_batches, feature_batches
 from asr.fileio import atomic_write_text
 from asr.nn.distributed import barrier, rank, world_size
@@ -43,7 +43,6 @@ from asr.transcribe.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
-LABELS = {"greedy": "greedy", "beam": "beam", "lm": "beam+LM"}  # decoder name -> its RESULTS.md column
 
 
 def write_decode_dir(out: Path, transcripts: dict[str, Transcript]) -> None:
@@ -222,7 +221,7 @@ def score_stage(
     table; with 'lm', the LM tuning notes too) -> exp/RESULTS.md."""
     first, *rest = decoders
     decode_dirs = {s: exp / f"decode_{s}_{first}" for s in sets}
-    more = {LABELS.get(name, name): {s: exp / f"decode_{s}_{name}" for s in sets} for name in decoders} if rest else {}
+    more = {DECODERS[name].label: {s: exp / f"decode_{s}_{name}" for s in sets} for name in decoders} if rest else {}
     require(*(d / "text" for d in decode_dirs.values()), *(d / "text" for m in more.values() for d in m.values()),
             *(data / s / "text" for s in sets))
     write_results(
@@ -233,6 +232,6 @@ def score_stage(
         stage_times=stage_times,
         command=command,
         decoders=more or None,
-        decoding_notes=lm_decoding_notes(exp, data / "lang") if "lm" in decoders else None,
+        decoding_notes=lm_decoding_notes(exp, data / "lang") if any(DECODERS[n].uses_lm for n in decoders) else None,
     )
     print((exp / ModelDir.RESULTS).read_text())

@@ -40,7 +40,8 @@ from asr.data.tokens import (
     read_tokens,
     write_tokens,
 )
-from asr.decoding.base import DECODER_KINDS, DecoderConfig
+from asr.decoding.base import DecoderConfig
+from asr.decoding.registry import DECODERS
 from asr.decoding.lm import (
     build_lexicon,
     perplexity,
@@ -69,21 +70,26 @@ class TokenConfig:
 class DecodingConfig:
     """The recipe's decoding section: which decoders, their settings, and the LM weight grid tuned on dev."""
 
-    decoders: list[str] = field(default_factory=lambda: ["greedy"])  # of greedy, beam, lm; the first leads RESULTS.md
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # beam widths and pruning (kind and weights are set per decoder)
+    decoders: list[str] = field(default_factory=lambda: ["greedy"])  # names in asr.decoding.registry; the first leads RESULTS.md
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # every decoder's options (kind and tuned weights are set per decoder)
     max_frames: int = 40000  # padded feature frames per decoding batch
     lm_weights: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0, 2.5])
     word_scores: list[float] = field(default_factory=lambda: [-3.0, -2.0, -1.0, 0.0, 1.0])
     unk_scores: list[float] = field(default_factory=lambda: [-3.0, -6.0, -9.0])  # lexicon-free tries at the lexicon's best weights; [] = none
 
     def check(self) -> None:
-        unknown = [d for d in self.decoders if d not in DECODER_KINDS]
+        unknown = [d for d in self.decoders if d not in DECODERS]
         if unknown or not self.decoders:
-            raise ConfigError(f"decoding.decoders must be some of {', '.join(DECODER_KINDS)}, got {self.decoders}")
+            raise ConfigError(f"decoding.decoders must be some of {', '.join(DECODERS)}, got {self.decoders}")
+
+    @property
+    def uses_lm(self) -> bool:
+        """Whether a named decoder reads the word LM: then stage 3 builds it and stage 6 tunes its weights."""
+        return any(DECODERS[name].uses_lm for name in self.decoders if name in DECODERS)
 
     def no_lm_decoders(self) -> dict[str, DecoderConfig]:
-        """The decode stage's decoders: every named one but 'lm' (tune_lm decodes with it)."""
-        return {name: replace(self.decoder, kind=name) for name in self.decoders if name != "lm"}
+        """The decode stage's decoders: every named one that needs no LM (tune_lm decodes with the others)."""
+        return {name: replace(self.decoder, kind=name) for name in self.decoders if not DECODERS[name].uses_lm}
 
     def lm_decoder(self, lm_weight: float, word_score: float) -> DecoderConfig:
         """The lexicon decoder at one grid point, with paths inside the model directory."""

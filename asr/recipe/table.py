@@ -39,19 +39,19 @@ def model_stages(
     dec.check()
     sets = list(dict.fromkeys(["train", "dev", *cfg.decode_sets]))
     heldout = list(heldout_speakers or [])
-    uses_lm = "lm" in dec.decoders
+    uses_lm = dec.uses_lm
 
     def only_with_lm(run: Callable[[], None]) -> Callable[[], None]:
         def stage() -> None:
             if not uses_lm:
-                log.info("decoding.decoders has no 'lm': nothing to do")
+                log.info("decoding.decoders has no decoder that reads the LM: nothing to do")
                 return
             if cfg.tokens.unit != "char":
-                raise ConfigError(f"decoder 'lm' needs tokens.unit 'char', not {cfg.tokens.unit!r}")
+                raise ConfigError(f"the LM decoders spell words with characters: they need tokens.unit 'char', not {cfg.tokens.unit!r}")
             run()
         return stage
 
-    no_lm = [name for name in dec.decoders if name != "lm"]
+    no_lm = list(dec.no_lm_decoders())
     return [
         Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj),
               settings={"features": cfg.features, "sets": sets}),

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from asr.decoding.registry import decoder_entry
 from asr.errors import AsrError, MissingInputError
 from asr.nn.checkpoint import load_state, save_atomic
 from asr.nn.modeldir import ModelDir
@@ -53,7 +54,7 @@ def _copy_decoder_files(exp: Path, tmp: Path, gzip_lm: bool = False) -> None:
             continue
         src = Path(value) if Path(value).is_absolute() else exp / value
         if not src.is_file():
-            if cfg.kind == "lm":
+            if name in decoder_entry(cfg.kind).options:  # the chosen decoder reads it
                 raise ExportError(f"{exp / ModelDir.DECODER}: {name} file {src} is missing")
             continue  # a greedy/beam decoder.yaml may name LM files that were never made
         dest = ModelDir.LM if name == "lm" else ModelDir.LEXICON

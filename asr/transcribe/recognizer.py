@@ -21,8 +21,8 @@ import torch
 from asr.data.features import FbankConfig, compute_fbank
 from asr.data.resample import resample
 from asr.data.tokens import TokenTable
-from asr.decoding.base import DECODER_KINDS, Decoder, DecoderConfig, DecoderError
-from asr.decoding.decoders import build_decoder
+from asr.decoding.base import Decoder, DecoderConfig
+from asr.decoding.registry import build_decoder, decoder_entry
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.loop import DecodedBatch, batch_of, decode_batch
 from asr.device import pick_device
@@ -103,9 +103,7 @@ def decoder_config(
     if kind is None and (lm or lexicon or no_lexicon):
         kind = "lm"
     if kind is not None:
-        if kind not in DECODER_KINDS:
-            raise DecoderError(f"unknown decoder {kind!r}; choose one of {', '.join(DECODER_KINDS)}")
-        cfg = replace(cfg, kind=kind)
+        cfg = replace(cfg, kind=decoder_entry(kind).name)
     if lm:
         cfg = replace(cfg, lm=str(Path(lm).resolve()))
     if lexicon:
