@@ -127,3 +127,38 @@ def test_skipped_stage_with_changed_settings_is_reported(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="recipe"):
         run_stages(made(200, ["dev"]), tmp_path, 1, 1)
     assert calls == [1, 2, 1] and "other settings" not in caplog.text
+
+
+def _experiment(seed: int, calls: list[str], tag: str) -> list[Stage]:
+    """A work dir's data stages (shared, settings = the corpus seed) and an experiment's own stage."""
+    return [Stage(0, "corpus", lambda: calls.append(f"{tag}:corpus"), settings={"seed": seed}, shared=True),
+            Stage(1, "features", lambda: calls.append(f"{tag}:features"), settings={"seed": seed}, shared=True),
+            Stage(5, "decode", lambda: calls.append(f"{tag}:decode"))]
+
+
+def test_an_experiment_refuses_data_another_one_rewrote(tmp_path):
+    """Two experiments of one work dir: B's corpus stage rewrites data/; rerunning A's decode stage then
+    stops with one line naming B and the setting, instead of decoding B's sets; A's data stages again fix it."""
+    from asr.recipe.runner import DataChangedError
+
+    data, calls = tmp_path / "data" / ".stages", []
+    run_stages(_experiment(0, calls, "A"), tmp_path / "A", 0, 5, data_marker_dir=data, tag="A")
+    run_stages(_experiment(0, calls, "A2"), tmp_path / "A2", 5, 5, data_marker_dir=data, tag="A2")  # same data: fine
+    run_stages(_experiment(1, calls, "B"), tmp_path / "B", 0, 5, data_marker_dir=data, tag="B")
+    assert calls == ["A:corpus", "A:features", "A:decode", "A2:decode", "B:corpus", "B:features", "B:decode"]
+    assert json.loads((data / "stage0.corpus.done").read_text())["tag"] == "B"
+    with pytest.raises(DataChangedError) as e:
+        run_stages(_experiment(0, calls, "A"), tmp_path / "A", 5, 5, force=True, data_marker_dir=data, tag="A")
+    msg = str(e.value)
+    assert "\n" not in msg and "experiment 'B'" in msg and "(A)" in msg and "seed: 0 -> 1" in msg
+    assert "--stage 0 --force" in msg and calls[-1] == "B:decode"
+    # A's skipped stages (its own markers say done) do not hide it either
+    with pytest.raises(DataChangedError):
+        run_stages(_experiment(0, calls, "A"), tmp_path / "A", 0, 5, data_marker_dir=data, tag="A")
+    run_stages(_experiment(0, calls, "A"), tmp_path / "A", 0, 5, force=True, data_marker_dir=data, tag="A")
+    assert calls[-3:] == ["A:corpus", "A:features", "A:decode"]
+    run_stages(_experiment(0, calls, "A"), tmp_path / "A", 5, 5, force=True, data_marker_dir=data, tag="A")
+    assert calls[-1] == "A:decode"
+    # data made before these markers existed (no data/.stages) is not checked
+    run_stages(_experiment(1, calls, "C"), tmp_path / "C", 5, 5, data_marker_dir=tmp_path / "none", tag="C")
+    assert calls[-1] == "C:decode"

@@ -4,6 +4,13 @@ Each stage logs a header, runs, and writes `<marker_dir>/stage<N>.<name>.done` l
 wall time and the settings it ran with). A stage with a marker is skipped on the next run, with a
 warning naming each setting that changed since it ran; an interrupted stage left no marker, so it
 runs again. `--stage/--stop-stage` pick the slice, `--force` reruns finished stages.
+
+Experiments of one work dir share its data/ (stages marked `shared`: corpus, features, tokens, LM) and
+each has its own exp/<tag>/. A shared stage also leaves a marker beside the data, in data/.stages/, naming
+the experiment and the settings it ran with; before an experiment uses data/ (any later stage, run or
+skipped) its shared stages' data markers must hold its own settings, or the run stops with one line
+naming the experiment that rewrote data/ and what differs. So rerunning stage 5 of an old experiment
+never decodes another corpus's sets silently.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class Stage:
     # the config its output depends on (dataclasses, lists, numbers, strings): kept in the marker, so that
     # skipping a finished stage whose settings have changed since can say so; None: not tracked
     settings: object = None
+    shared: bool = False  # writes the work dir's data/, which the work dir's other experiments read too
 
 
 def settings_dict(settings: object) -> object:
@@ -65,9 +73,34 @@ def stage_seconds(marker_dir: Path) -> dict[str, float]:
     return out
 
 
-def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, force: bool = False) -> None:
+class DataChangedError(Exception):
+    """data/ was rewritten by another experiment after this one used it (see the module docstring)."""
+
+
+def check_shared_data(stage: Stage, data_marker_dir: Path, tag: str) -> None:
+    """Raise DataChangedError when data/'s marker of shared `stage` holds other settings than `stage`'s
+    (data/ was made for another experiment). No marker (data made before markers existed, or by hand): no check."""
+    marker = marker_path(data_marker_dir, stage)
+    settings = settings_dict(stage.settings)
+    if settings is None or not marker.exists():
+        return
+    made = json.loads(marker.read_text() or "{}")
+    if "settings" in made and made["settings"] != settings:
+        changes = changed_settings(settings, made["settings"])
+        raise DataChangedError(
+            f"data/ holds what experiment '{made.get('tag', '?')}' made, not this config's ({tag}): its stage "
+            f"{stage.number} ({stage.name}) ran with other settings ({'; '.join(changes[:3])}"
+            f"{f'; {len(changes) - 3} more' if len(changes) > 3 else ''}); rerun this config's data stages "
+            f"(--stage {stage.number} --force) or give each experiment its own --work-dir")
+
+
+def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, force: bool = False,
+               data_marker_dir: Path | None = None, tag: str = "") -> None:
     """Run stages first..last, skipping those with a marker (unless force).
 
+    With data_marker_dir (the work dir's data/.stages), a shared stage also marks the data it wrote, and
+    before any stage runs or is skipped, the shared stages before it that this invocation did not rerun
+    must have made data/ with this config's settings (check_shared_data).
     In a torchrun process group (asr.nn.distributed) a `distributed` stage runs on every rank and any
     other on rank 0 alone; rank 0 writes the markers, and every rank waits for the others after each stage.
     """
@@ -75,9 +108,15 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
 
     main = rank() == 0
     marker_dir.mkdir(parents=True, exist_ok=True)
+    trusted: set[int] = set()  # shared stages rerun now, or whose data markers were checked
     for stage in stages:
         if not first <= stage.number <= last:
             continue
+        if data_marker_dir is not None:
+            for earlier in stages:
+                if earlier.shared and earlier.number < stage.number and earlier.number not in trusted:
+                    check_shared_data(earlier, data_marker_dir, tag)
+                    trusted.add(earlier.number)
         marker = marker_path(marker_dir, stage)
         settings = settings_dict(stage.settings)
         if marker.exists() and not force:
@@ -98,6 +137,11 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
         if main:
             info = {"number": stage.number, "name": stage.name, "seconds": round(seconds, 1)}
             marker.write_text(json.dumps(info if settings is None else {**info, "settings": settings}))
+            if stage.shared and data_marker_dir is not None:
+                data_marker_dir.mkdir(parents=True, exist_ok=True)
+                marker_path(data_marker_dir, stage).write_text(json.dumps({**info, "tag": tag, "settings": settings}))
+        if stage.shared:
+            trusted.add(stage.number)
         barrier()
         log.info("stage %d (%s) done in %.1f s", stage.number, stage.name, seconds)
 
@@ -187,8 +231,9 @@ def recipe_main(
     log.info("config %s, work dir %s, device %s", config_path, work, device)
     t0 = time.time()
     try:
-        run_stages(build_stages(cfg, work, device, command), exp / ".stages", args.stage, args.stop_stage, args.force)
-    except AsrError as e:
+        run_stages(build_stages(cfg, work, device, command), exp / ".stages", args.stage, args.stop_stage, args.force,
+                   data_marker_dir=work / "data" / ".stages", tag=cfg.tag)
+    except (AsrError, DataChangedError) as e:
         log.error("%s", e)
         sys.exit(1)
     except KeyboardInterrupt:

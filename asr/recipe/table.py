@@ -8,6 +8,7 @@ A recipe adds its stage 0 (corpus preparation) in front and may replace a stage 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import torch
 
 from asr.config import ConfigError
+from asr.errors import AsrError
+from asr.nn.modeldir import ModelDir
 from asr.recipe.decode_stages import decode_stage, score_stage, tune_lm_stage
 from asr.recipe.runner import Stage, stage_seconds
 from asr.recipe.stages import (
@@ -27,6 +30,18 @@ from asr.recipe.stages import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def init_tokens(init_from: str, work: Path) -> str | None:
+    """What stage 2 takes from train.init_from: the SHA-1 of its tokens.txt (not its path: fine-tuning passes
+    from models with one token table make the same data/lang/tokens.txt); the path while it is not there yet."""
+    if not init_from:
+        return None
+    try:
+        init = init_dir(init_from, work)
+    except AsrError:  # not trained yet: stage 4 of the experiment before it will make it
+        return init_from
+    return hashlib.sha1((init.path / ModelDir.TOKENS).read_bytes()).hexdigest()
 
 
 def model_stages(
@@ -53,11 +68,11 @@ def model_stages(
 
     no_lm = list(dec.no_lm_decoders())
     return [
-        Stage(1, "features", lambda: features_stage(data, sets, cfg.features, cfg.nj),
+        Stage(1, "features", shared=True, run=lambda: features_stage(data, sets, cfg.features, cfg.nj),
               settings={"features": cfg.features, "sets": sets}),
-        Stage(2, "tokens", lambda: tokens_stage(data, cfg.tokens, init_dir(cfg.train.init_from, work)),
-              settings={"tokens": cfg.tokens, "init_from": cfg.train.init_from}),
-        Stage(3, "lm", only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets)),
+        Stage(2, "tokens", shared=True, run=lambda: tokens_stage(data, cfg.tokens, init_dir(cfg.train.init_from, work)),
+              settings={"tokens": cfg.tokens, "init_tokens": init_tokens(cfg.train.init_from, work)}),
+        Stage(3, "lm", shared=True, run=only_with_lm(lambda: lm_stage(data, cfg.lm, cfg.decode_sets)),
               settings={"lm": cfg.lm if uses_lm else None}),
         Stage(4, "train", lambda: train_stage(data, exp, cfg.model, cfg.features, cfg.train, device), distributed=True,
               settings={"model": cfg.model, "train": cfg.train}),

@@ -56,7 +56,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
                        c.max_bad_fraction)
         assemble_sets(data / "local", data, c.sets)
 
-    return [Stage(0, "prepare", prepare), *model_stages(cfg, work, device, command)]
+    return [Stage(0, "prepare", prepare, shared=True), *model_stages(cfg, work, device, command)]
 
 
 def main(argv: list[str] | None = None) -> None:

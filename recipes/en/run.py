@@ -194,7 +194,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
             build_lm()
 
         lm.run, lm.settings = lm_with_books, {"lm": cfg.lm, "lm_books": cfg.lm_books}
-    return [Stage(0, "prepare", lambda: prepare(cfg, work), settings={"corpus": cfg.corpus}), *stages]
+    return [Stage(0, "prepare", lambda: prepare(cfg, work), settings={"corpus": cfg.corpus}, shared=True), *stages]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,7 +42,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
     def prepare() -> None:
         prepare_librispeech_sets(work / c.corpus_dir, work / "data", c.sets, c.download, c.max_bad_fraction, cfg.nj)
 
-    return [Stage(0, "prepare", prepare), *model_stages(cfg, work, device, command)]
+    return [Stage(0, "prepare", prepare, shared=True), *model_stages(cfg, work, device, command)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -60,7 +60,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         atomic_write_lines(data / "local" / "lm_vocab.txt", wordnet_vocabulary(Path(cfg.corpus.wordnet_dir)))
 
     heldout = [Voice.parse(v).speaker_id for v in cfg.corpus.heldout_voices]
-    return [Stage(0, "corpus", corpus, settings={"corpus": cfg.corpus, "decode_sets": cfg.decode_sets}),
+    return [Stage(0, "corpus", corpus, settings={"corpus": cfg.corpus, "decode_sets": cfg.decode_sets}, shared=True),
             *model_stages(cfg, work, device, command, heldout)]
 
 

@@ -60,7 +60,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         per_stage(data, exp, cfg.decode_sets, fold_map(c.phones, 39), name="per39")
 
     *shared, _ = model_stages(cfg, work, device, command)  # stage 7 scores phones twice: as trained, and on 39
-    return [Stage(0, "prepare", prepare), *shared, Stage(7, "score", score)]
+    return [Stage(0, "prepare", prepare, shared=True), *shared, Stage(7, "score", score)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,7 +50,7 @@ def build_stages(cfg: RecipeConfig, work: Path, device: torch.device, command: s
         prepare_yesno(corpus, data / "local", cfg.corpus.max_bad_fraction)
         assemble_sets(data / "local", data, cfg.corpus.sets)
 
-    return [Stage(0, "prepare", prepare), *model_stages(cfg, work, device, command)]
+    return [Stage(0, "prepare", prepare, shared=True), *model_stages(cfg, work, device, command)]
 
 
 def main(argv: list[str] | None = None) -> None:
