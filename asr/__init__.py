@@ -1,7 +1,7 @@
 """asr: a small BiLSTM-CTC speech recognition toolkit with Kaldi-style recipes.
 
     import asr
-    model = asr.load_model("exp/synth_en")    # a model directory (see `asr export`)
+    model = asr.load_model("models/en")    # a model directory (see `asr export`)
     print(model.transcribe("a.flac")[0].text)
 """
 

@@ -187,7 +187,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr.transcribe.inputs import expand_inputs
     from asr.transcribe.pipeline import Pipeline
     from asr.transcribe.recognizer import decoder_config, load_recognizer
-    from asr.transcribe.sources import TranscribeError
+    from asr.transcribe.sources import TranscribeFailure
 
     if args.no_timestamps and args.format in ("ctm", "srt", "vtt"):
         print(f"asr transcribe: error: --format {args.format} needs word timings; drop --no-timestamps", file=sys.stderr)
@@ -228,7 +228,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         for result in pipeline.run(sources):
             bar.update(1)
-            if isinstance(result, TranscribeError):
+            if isinstance(result, TranscribeFailure):
                 bar.clear()
                 print(f"asr transcribe: error: {result.message}", file=sys.stderr, flush=True)
                 failed += 1

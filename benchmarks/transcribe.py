@@ -47,7 +47,7 @@ from asr.scoring.wer import score
 from asr.transcribe.inputs import read_wav_scp
 from asr.transcribe.pipeline import Pipeline
 from asr.transcribe.recognizer import decoder_config, load_recognizer
-from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
+from asr.transcribe.sources import AudioSource, TranscribeFailure, TranscribeOptions
 from data_prep.common import RejectedText, normalise_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def run_ours(args: argparse.Namespace, sources: list[AudioSource]) -> dict:
     hyps, seconds, failed = {}, 0.0, 0
     t0 = time.perf_counter()
     for result in pipeline.run(sources):
-        if isinstance(result, TranscribeError):
+        if isinstance(result, TranscribeFailure):
             print(f"ours: error: {result.message}", file=sys.stderr)
             failed += 1
             continue

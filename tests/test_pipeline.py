@@ -79,7 +79,7 @@ def test_errors_come_in_input_order_and_the_rest_go_through(model, digit_speaker
     sources = [AudioSource.from_path(good), AudioSource.from_path(bad), AudioSource.from_path(tmp_path / "missing.wav"),
                AudioSource.from_array(s.wave, 16000, "arr")]
     results = list(Pipeline(model, TranscribeOptions(timestamps=False)).run(sources))
-    assert [type(r).__name__ for r in results] == ["Transcript", "TranscribeError", "TranscribeError", "Transcript"]
+    assert [type(r).__name__ for r in results] == ["Transcript", "TranscribeFailure", "TranscribeFailure", "Transcript"]
     assert results[0].text == results[3].text == "two six"
     assert "bad.wav" in results[1].message and "missing.wav" in results[2].message
     with pytest.raises(AudioError, match="bad.wav"):

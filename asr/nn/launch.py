@@ -17,6 +17,7 @@ import torch.distributed as dist
 from asr.data.batching import FeatureSet
 from asr.data.tokens import TokenTable
 from asr.nn.model import BiLSTMCTC, build_model
+from asr.nn.modeldir import ModelDir
 from asr.nn.schedule import TrainConfig
 from asr.nn.train import average_into_model_pt, run_rank
 
@@ -48,7 +49,7 @@ def train(
         if rank == 0:
             average_into_model_pt(exp_dir, cfg)
         dist.barrier()
-        return exp_dir / "model.pt"
+        return exp_dir / ModelDir.WEIGHTS
     world = cfg.num_procs if device.type == "cpu" else 1
     args = (world, exp_dir / f".ddp_init.{os.getpid()}", (model.cfg, model.state_dict()), train_set, dev_set, dev_refs, tokens, cfg, exp_dir, device)
     if world > 1:

@@ -29,6 +29,7 @@ from asr.nn.checkpoint import (
 )
 from asr.nn.distributed import sum_gradients
 from asr.nn.model import BiLSTMCTC
+from asr.nn.modeldir import ModelDir
 from asr.nn.schedule import TrainConfig, batch_frames, lr_at, use_bf16, warmup_steps
 from asr.scoring.wer import score
 
@@ -164,7 +165,7 @@ def _train_loop(
 
     start_epoch, start_batch, step, history = 1, 0, 0, []
     resumed_totals = {"loss": 0.0, "tokens": 0, "frames": 0, "seconds": 0.0}
-    last = exp_dir / "last.pt"
+    last = exp_dir / ModelDir.LAST
     if last.exists():
         state = load_state(last, map_location=device)
         model.load_state_dict(state["model"])
@@ -255,5 +256,5 @@ def _train_loop(
 def average_into_model_pt(exp_dir: Path, cfg: TrainConfig) -> Path:
     ckpts = [p for e, p in epoch_checkpoints(exp_dir) if e <= cfg.epochs][-max(1, cfg.average_last) :]
     log.info("model.pt = average of %s", ", ".join(p.name for p in ckpts))
-    save_atomic(average_state_dicts(ckpts), exp_dir / "model.pt")
-    return exp_dir / "model.pt"
+    save_atomic(average_state_dicts(ckpts), exp_dir / ModelDir.WEIGHTS)
+    return exp_dir / ModelDir.WEIGHTS

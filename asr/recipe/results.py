@@ -149,16 +149,19 @@ def write_results(
                 out.append(f"| {lab} | {name} | `{(d / 'wer').read_text().strip()}` | {d.name} |")
     if decoding_notes:
         out += ["", "## Decoding", ""] + decoding_notes
-    out += _family_table(scores, labels, heldout)
-    out += ["", "## Per voice (speaker)", ""]
+    families = _family_table(scores, labels, heldout)
+    out += families
+    # synthetic voices (several per engine) are "voices"; people are speakers
+    noun = "voice" if families else "speaker"
+    out += ["", "## Per voice (speaker)" if families else "## Per speaker", ""]
     names = list(results)
     if len(labels) == 1:
-        out.append("| voice | " + " | ".join(f"{n} WER % | {n} CER %" for n in names) + " |")
+        out.append(f"| {noun} | " + " | ".join(f"{n} WER % | {n} CER %" for n in names) + " |")
         out.append("|---" * (1 + 2 * len(names)) + "|")
     else:
-        out.append("WER % per voice and decoder.")
+        out.append(f"WER % per {noun} and decoder.")
         out.append("")
-        out.append("| voice | " + " | ".join(f"{n} {lab}" for n in names for lab in labels) + " |")
+        out.append(f"| {noun} | " + " | ".join(f"{n} {lab}" for n in names for lab in labels) + " |")
         out.append("|---" * (1 + len(names) * len(labels)) + "|")
     speakers = sorted({s for r in results.values() for s in r.words.per_spk})
     for spk in speakers:

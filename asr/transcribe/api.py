@@ -1,7 +1,7 @@
 """The Python API: load a model directory and transcribe files or waveforms of any length.
 
     import asr
-    model = asr.load_model("exp/synth_en")           # decoder: the directory's decoder.yaml, else greedy
+    model = asr.load_model("models/en")           # decoder: the directory's decoder.yaml, else greedy
     [t] = model.transcribe("a.flac")                  # Transcript: text, words (start, end, confidence), score
     ts = model.transcribe([wave_48k, "b.wav"], sample_rate=48000, decoder="greedy", timestamps=False)
     words = model.align(wave_16k, "the known text")  # forced alignment of a given transcript
@@ -19,7 +19,7 @@ from asr.decoding.base import DecoderConfig
 from asr.transcribe.bundled import bundled_model_dir
 from asr.transcribe.pipeline import Pipeline
 from asr.transcribe.recognizer import Recognizer, load_recognizer
-from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
+from asr.transcribe.sources import AudioSource, TranscribeFailure, TranscribeOptions
 from asr.transcribe.transcript import Transcript
 
 
@@ -65,7 +65,7 @@ class Transcriber(Recognizer):
         try:
             out = []
             for result in Pipeline(self, opts).run(sources):
-                if isinstance(result, TranscribeError):
+                if isinstance(result, TranscribeFailure):
                     raise AudioError(result.message)
                 out.append(result)
             return out

@@ -22,9 +22,11 @@ BUNDLED_MODEL = MODELS_DIR / DEFAULT_NAME
 def bundled_model_dir(name: str | None = None) -> Path:
     """models/<name> (default: models/en, BUNDLED_MODEL) of the repository this package runs from;
     MissingInputError if it is not there (a wheel installed without the repository carries no model)."""
+    from asr.nn.modeldir import ModelDir  # (torch: only when a model is about to be loaded anyway)
+
     path = BUNDLED_MODEL if name is None else MODELS_DIR / name
-    if not (path / "model.pt").is_file():
-        shipped = sorted(p.name for p in MODELS_DIR.glob("*") if (p / "model.pt").is_file()) if MODELS_DIR.is_dir() else []
+    if not (path / ModelDir.WEIGHTS).is_file():
+        shipped = sorted(p.name for p in MODELS_DIR.glob("*") if (p / ModelDir.WEIGHTS).is_file()) if MODELS_DIR.is_dir() else []
         raise MissingInputError(
             f"the bundled model {path} is missing (models ship with the repository, not with a wheel; "
             f"here: {', '.join(shipped) or 'none'}): pass --model DIR, a directory made by `asr export` "

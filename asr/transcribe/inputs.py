@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.transcribe.sources import AudioSource, TranscribeError, utt_id_for
+from asr.transcribe.sources import AudioSource, TranscribeFailure, utt_id_for
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".sph")
 
@@ -24,19 +24,19 @@ def _is_audio_name(p: Path) -> bool:
     return p.suffix.lower() in AUDIO_EXTENSIONS
 
 
-def read_wav_scp(path: Path) -> tuple[list[AudioSource], list[TranscribeError]]:
+def read_wav_scp(path: Path) -> tuple[list[AudioSource], list[TranscribeFailure]]:
     """A Kaldi wav.scp -> sources (and one error per malformed line, naming the file and line)."""
     sources, errors = [], []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        return [], [TranscribeError(path.name, str(path), f"{path}: cannot read wav.scp ({e})")]
+        return [], [TranscribeFailure(path.name, str(path), f"{path}: cannot read wav.scp ({e})")]
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         parts = line.strip().split(maxsplit=1)
         if len(parts) != 2:
-            errors.append(TranscribeError(parts[0], str(path), f"{path} line {lineno}: expected '<utt> <path>', got {line.strip()!r}"))
+            errors.append(TranscribeFailure(parts[0], str(path), f"{path} line {lineno}: expected '<utt> <path>', got {line.strip()!r}"))
             continue
         utt, value = parts
         if value.endswith("|"):
@@ -49,16 +49,16 @@ def read_wav_scp(path: Path) -> tuple[list[AudioSource], list[TranscribeError]]:
     return sources, errors
 
 
-def expand_inputs(args: list[str]) -> tuple[list[AudioSource], list[TranscribeError]]:
+def expand_inputs(args: list[str]) -> tuple[list[AudioSource], list[TranscribeFailure]]:
     """Command-line inputs -> (sources in order, errors found before reading any audio)."""
     sources: list[AudioSource] = []
-    errors: list[TranscribeError] = []
+    errors: list[TranscribeFailure] = []
     for arg in args:
         p = Path(arg)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if _is_audio_name(f) and (f.is_file() or f.is_symlink()))
             if not found:
-                errors.append(TranscribeError(utt_id_for(p), arg, f"{arg}: a directory with no audio files "
+                errors.append(TranscribeFailure(utt_id_for(p), arg, f"{arg}: a directory with no audio files "
                                               f"({', '.join(AUDIO_EXTENSIONS)}) under it"))
             sources.extend(AudioSource(utt_id_for(f), str(f), path=f) for f in found)
         elif p.suffix == ".scp" and p.is_file():

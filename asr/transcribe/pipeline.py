@@ -1,7 +1,7 @@
 """Transcribe inputs of any length: read, split on silence, batch, decode, time the words.
 
     for result in Pipeline(recognizer, TranscribeOptions()).run([AudioSource.from_path("a.flac"), ...]):
-        ...  # a Transcript, or a TranscribeError naming the input, in input order
+        ...  # a Transcript, or a TranscribeFailure naming the input, in input order
 
 Memory stays bounded whatever the file length: a file is read block by block
 (`asr.data.audio.stream_audio`), gathered into windows of `window_seconds`, and each window is cut
@@ -29,7 +29,7 @@ from asr.data.resample import resample
 from asr.decoding.hypothesis import Hypothesis
 from asr.transcribe.chunking import segment_at_pauses
 from asr.transcribe.recognizer import BEST, Recognizer
-from asr.transcribe.sources import AudioSource, TranscribeError, TranscribeOptions
+from asr.transcribe.sources import AudioSource, TranscribeFailure, TranscribeOptions
 from asr.transcribe.transcript import Transcript, Word
 
 log = logging.getLogger(__name__)
@@ -139,17 +139,17 @@ class Pipeline:
         pool.clear()
         self.model_seconds += time.perf_counter() - t0
 
-    def _finish(self, state: _FileState) -> Transcript | TranscribeError:
+    def _finish(self, state: _FileState) -> Transcript | TranscribeFailure:
         src = state.src
         if state.error is not None:
-            return TranscribeError(src.id, src.source, state.error)
+            return TranscribeFailure(src.id, src.source, state.error)
         parts = [state.results[k] for k in range(state.chunks)]
         text = " ".join(h.text for _, h, _ in parts if h.text)
         words = [w for _, _, ws in parts for w in ws]
         score = float(sum(h.score for _, h, _ in parts))
         return Transcript(src.id, src.source, " ".join(text.split()), state.samples / self.sample_rate, score, words)
 
-    def run(self, sources: Iterable[AudioSource]) -> Iterator[Transcript | TranscribeError]:
+    def run(self, sources: Iterable[AudioSource]) -> Iterator[Transcript | TranscribeFailure]:
         """Transcripts (or errors) in the order of `sources`."""
         pool: list[tuple[_FileState, int, int, np.ndarray]] = []
         pooled = 0

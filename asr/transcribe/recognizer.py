@@ -1,6 +1,7 @@
 """A model directory loaded for decoding waveforms: model, tokens, features and one decoder.
 
-    rec = load_recognizer("exp/synth_en")            # decoder: the directory's decoder.yaml, else greedy
+    rec = load_recognizer("recipes/synth_en/exp/bilstm")  # an experiment (the demo's) or an export
+                                                       # decoder: the directory's decoder.yaml, else greedy
     out = rec.decode_waves([wave_16k], ["a"])        # asr.decoding.loop.DecodedBatch
     words = rec.timed_words(out.hyps["best"][0], out.emission(0), wave_16k)
 

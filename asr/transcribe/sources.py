@@ -1,5 +1,5 @@
 """What the transcription pipeline takes and gives besides transcripts: its options, one AudioSource per
-input, one TranscribeError per failure. No torch here: `asr --help` reads the option defaults."""
+input, one TranscribeFailure per failure. No torch here: `asr --help` reads the option defaults."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ class AudioSource:
 
 
 @dataclass
-class TranscribeError:
+class TranscribeFailure:
+    """An input that could not be transcribed (a record in the results, not an exception)."""
+
     id: str
     source: str
     message: str  # one line naming the input and the reason
