@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 
 from asr.device import pick_device
-from asr.nn.model import BiLSTMCTC, ConvFrontend, ModelConfig, stack_frames
+from asr.nn.model import BiLSTMCTC, ConvFrontend, ModelConfig, build_model, stack_frames
 
 
 class PeerBiLSTM(nn.Module):
@@ -114,7 +114,7 @@ def _ddp_worker(rank: int, world: int, init: str, cfg: ModelConfig, batch: int, 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = BiLSTMCTC(cfg).train()
+    model = build_model(cfg).train()
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3)
     mine = len(range(rank, batch, world))
@@ -231,7 +231,7 @@ def time_training(cfg: ModelConfig, train_dir: Path, dev_dir: Path, device: torc
     sets = [FeatureSet(d, {u: tokens.encode(t) for u, t in texts[d].items()}) for d in (train_dir, dev_dir)]
     cfg.vocab_size = len(tokens)
     torch.manual_seed(0)
-    model = BiLSTMCTC(cfg)
+    model = build_model(cfg)
     tcfg = TrainConfig(epochs=1, max_frames=max_frames, num_workers=workers, num_threads=0, save_every_minutes=60,
                        average_last=1)
     with GpuUtilisation(device) as util:
@@ -307,7 +307,7 @@ def report_flops(cfg: ModelConfig, batch: int, frames: int, steps: int) -> None:
     """How close the CPU training step runs to the core's GEMM ceiling (the --flops report)."""
     if cfg.proj > 0:
         raise SystemExit("--flops counts plain BiLSTM layers; this config has proj > 0")
-    model = BiLSTMCTC(cfg)
+    model = build_model(cfg)
     in_dim = model.frontend.output_dim if model.frontend is not None else cfg.input_dim * cfg.stack
     t_out = -(-frames // cfg.subsampling)
     lstm_flops = 3 * 2 * lstm_macs_per_frame(cfg, in_dim) * batch * t_out  # forward + backward (2x forward)
@@ -371,7 +371,7 @@ def main() -> None:
     variants = [("fp32", False)] + ([("bf16", True)] if device.type == "cuda" else [])
     for name, bf16 in variants:
         torch.manual_seed(0)
-        ours, util = time_model(BiLSTMCTC(cfg), device, batch, frames, args.steps, bf16)
+        ours, util = time_model(build_model(cfg), device, batch, frames, args.steps, bf16)
         torch.manual_seed(0)
         peer, _ = time_model(PeerBiLSTM(cfg), device, batch, frames, args.steps, bf16)
         gpu = f" (GPU busy {util:.0f}%)" if util is not None else ""
