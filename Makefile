@@ -28,7 +28,7 @@ model: deps venv
 # CORPORA (../shared/corpora here) with conf/default.yaml, then 2 epochs more with conf/more.yaml, with a word
 # LM on the books of ../shared/lmtext (recipes/en/README.md: corpora, times), and exports the last model with
 # float16 weights and a gzipped LM. EN_WORK keeps data/ and exp/.
-EN_CONFIG ?= conf/default.yaml conf/more.yaml
+EN_CONFIG ?= conf/default.yaml conf/more.yaml conf/third.yaml
 EN_WORK   ?= recipes/en
 CORPORA   ?= ../shared/corpora
 model-en: deps venv
