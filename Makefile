@@ -25,9 +25,10 @@ model: deps venv
 	    models/en_synth --half --gzip-lm --force --note recipes/synth_en/local/model_note.md
 
 # models/en (the default of `asr transcribe`): recipes/en fine-tunes models/en_synth on the real speech of
-# CORPORA (../shared/corpora here) with conf/default.yaml, then 2 epochs more with conf/more.yaml, with a word
-# LM on the books of ../shared/lmtext (recipes/en/README.md: corpora, times), and exports the last model with
-# float16 weights and a gzipped LM. EN_WORK keeps data/ and exp/.
+# CORPORA (../shared/corpora here) with conf/default.yaml, then 2 epochs more with conf/more.yaml and 3 with
+# conf/third.yaml (about 3.4 hours in all; rerun it to resume), with a word LM on the books of ../shared/lmtext
+# (recipes/en/README.md: corpora, times), and exports the last model with float16 weights and a gzipped LM.
+# EN_WORK keeps data/ and exp/.
 EN_CONFIG ?= conf/default.yaml conf/more.yaml conf/third.yaml
 EN_WORK   ?= recipes/en
 CORPORA   ?= ../shared/corpora

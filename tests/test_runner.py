@@ -162,3 +162,17 @@ def test_an_experiment_refuses_data_another_one_rewrote(tmp_path):
     # data made before these markers existed (no data/.stages) is not checked
     run_stages(_experiment(1, calls, "C"), tmp_path / "C", 5, 5, data_marker_dir=tmp_path / "none", tag="C")
     assert calls[-1] == "C:decode"
+
+
+def test_a_shared_stage_made_with_the_same_settings_is_not_made_again(tmp_path):
+    """A second experiment on the same corpus (a fine-tuning pass) skips the data stages another one ran
+    with its very settings, and runs them when its settings differ; --force reruns them."""
+    data, calls = tmp_path / "data" / ".stages", []
+    run_stages(_experiment(0, calls, "A"), tmp_path / "A", 0, 5, data_marker_dir=data, tag="A")
+    run_stages(_experiment(0, calls, "B"), tmp_path / "B", 0, 5, data_marker_dir=data, tag="B")
+    assert calls == ["A:corpus", "A:features", "A:decode", "B:decode"]
+    assert json.loads((tmp_path / "B" / "stage0.corpus.done").read_text())["made_by"] == "A"
+    run_stages(_experiment(0, calls, "B"), tmp_path / "B", 0, 1, force=True, data_marker_dir=data, tag="B")
+    assert calls[-2:] == ["B:corpus", "B:features"]
+    run_stages(_experiment(2, calls, "C"), tmp_path / "C", 0, 5, data_marker_dir=data, tag="C")
+    assert calls[-3:] == ["C:corpus", "C:features", "C:decode"]

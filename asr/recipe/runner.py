@@ -94,13 +94,26 @@ def check_shared_data(stage: Stage, data_marker_dir: Path, tag: str) -> None:
             f"(--stage {stage.number} --force) or give each experiment its own --work-dir")
 
 
+def _made_with(stage: Stage, data_marker_dir: Path | None, settings: object) -> str | None:
+    """The experiment whose run of shared `stage` made data/ with exactly `settings`, else None."""
+    if not stage.shared or data_marker_dir is None or settings is None:
+        return None
+    marker = marker_path(data_marker_dir, stage)
+    if not marker.exists():
+        return None
+    made = json.loads(marker.read_text() or "{}")
+    return made.get("tag", "?") if made.get("settings") == settings else None
+
+
 def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, force: bool = False,
                data_marker_dir: Path | None = None, tag: str = "") -> None:
     """Run stages first..last, skipping those with a marker (unless force).
 
-    With data_marker_dir (the work dir's data/.stages), a shared stage also marks the data it wrote, and
-    before any stage runs or is skipped, the shared stages before it that this invocation did not rerun
-    must have made data/ with this config's settings (check_shared_data).
+    With data_marker_dir (the work dir's data/.stages), a shared stage also marks the data it wrote; a
+    shared stage that another experiment ran with exactly this config's settings is skipped (its data is
+    what this one would make: fine-tuning passes of one corpus share data/); and before any stage runs or
+    is skipped, the shared stages before it that this invocation did not rerun must have made data/ with
+    this config's settings (check_shared_data).
     In a torchrun process group (asr.nn.distributed) a `distributed` stage runs on every rank and any
     other on rank 0 alone; rank 0 writes the markers, and every rank waits for the others after each stage.
     """
@@ -119,6 +132,16 @@ def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, for
                     trusted.add(earlier.number)
         marker = marker_path(marker_dir, stage)
         settings = settings_dict(stage.settings)
+        made = _made_with(stage, data_marker_dir, settings)
+        if made is not None and not marker.exists() and not force:
+            # another experiment made data/ with these very settings: this one's copy would be the same
+            log.info("stage %d (%s): data/ already made with this config's settings by experiment '%s', skipping",
+                     stage.number, stage.name, made)
+            if main:
+                marker.write_text(json.dumps({"number": stage.number, "name": stage.name, "seconds": 0.0,
+                                              "settings": settings, "made_by": made}))
+            trusted.add(stage.number)
+            continue
         if marker.exists() and not force:
             log.info("stage %d (%s): already done (%s), skipping", stage.number, stage.name, marker)
             done = json.loads(marker.read_text() or "{}")
