@@ -16,7 +16,7 @@ demo: deps venv
 # 82 minutes more), then conf/long_ft2.yaml (fine-tunes it on 30,000 new renderings, about an hour), then
 # conf/long_ft3.yaml (24,000 more, a tenth of them Kokoro blends, about 90 minutes), then the last one's
 # export with float16 weights, a gzipped LM and lexicon (about 22 MB).
-# CONFIG=conf/default.yaml exports the 30-minute demo's model. Each long*.yaml is a short change to the
+# CONFIG=conf/default.yaml exports the demo's model. Each long*.yaml is a short change to the
 # one before (`base:`), and long.yaml to default.yaml.
 model: CONFIG = conf/long.yaml conf/long_ft.yaml conf/long_ft2.yaml conf/long_ft3.yaml
 model: deps venv

@@ -77,14 +77,19 @@ class DataChangedError(Exception):
     """data/ was rewritten by another experiment after this one used it (see the module docstring)."""
 
 
+def _data_marker(stage: Stage, data_marker_dir: Path | None) -> dict | None:
+    """What data/.stages says about shared `stage` (tag, settings), or None when there is no marker."""
+    marker = None if data_marker_dir is None else marker_path(data_marker_dir, stage)
+    return json.loads(marker.read_text() or "{}") if marker is not None and marker.exists() else None
+
+
 def check_shared_data(stage: Stage, data_marker_dir: Path, tag: str) -> None:
     """Raise DataChangedError when data/'s marker of shared `stage` holds other settings than `stage`'s
     (data/ was made for another experiment). No marker (data made before markers existed, or by hand): no check."""
-    marker = marker_path(data_marker_dir, stage)
     settings = settings_dict(stage.settings)
-    if settings is None or not marker.exists():
+    made = _data_marker(stage, data_marker_dir)
+    if settings is None or made is None:
         return
-    made = json.loads(marker.read_text() or "{}")
     if "settings" in made and made["settings"] != settings:
         changes = changed_settings(settings, made["settings"])
         raise DataChangedError(
@@ -96,13 +101,8 @@ def check_shared_data(stage: Stage, data_marker_dir: Path, tag: str) -> None:
 
 def _made_with(stage: Stage, data_marker_dir: Path | None, settings: object) -> str | None:
     """The experiment whose run of shared `stage` made data/ with exactly `settings`, else None."""
-    if not stage.shared or data_marker_dir is None or settings is None:
-        return None
-    marker = marker_path(data_marker_dir, stage)
-    if not marker.exists():
-        return None
-    made = json.loads(marker.read_text() or "{}")
-    return made.get("tag", "?") if made.get("settings") == settings else None
+    made = _data_marker(stage, data_marker_dir) if stage.shared and settings is not None else None
+    return made.get("tag", "?") if made is not None and made.get("settings") == settings else None
 
 
 def run_stages(stages: list[Stage], marker_dir: Path, first: int, last: int, force: bool = False,
